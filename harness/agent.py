@@ -1,0 +1,197 @@
+"""The control protocol between the harness and a target's application side.
+
+JSON lines: the harness writes one request object per line, the target answers with exactly
+one reply object per line, in order. The README holds the specification; this module holds
+the client the harness uses and the small server loop our own agents are built on. It
+imports only the standard library, because agents start it in a fresh process per run.
+
+    request  {"op": "listen", "port": 5000}
+    reply    {"ok": true, "handle": 1}
+    failure  {"ok": false, "error": "unsupported", "message": "..."}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import IO, Any
+
+from harness.errors import TargetError, Unsupported
+
+PROTOCOL_VERSION = 1
+OPERATIONS = (
+    "hello",
+    "listen",
+    "accept",
+    "connect",
+    "send",
+    "recv",
+    "shutdown",
+    "close",
+    "abort",
+    "set",
+    "info",
+    "quit",
+)
+ERRORS = (
+    "unsupported",
+    "bad_request",
+    "no_such_handle",
+    "timeout",
+    "refused",
+    "reset",
+    "closed",
+    "os_error",
+)
+# Added to an operation's own timeout before the harness gives up on the reply.
+REPLY_GRACE_S = 3.0
+MAX_REPLY_BYTES = 16 * 1024 * 1024
+
+
+class AgentReplyError(Exception):
+    """The target answered a request with ``ok: false``."""
+
+    def __init__(self, op: str, error: str, message: str) -> None:
+        super().__init__(f"{op}: {error}: {message}")
+        self.op, self.error, self.message = op, error, message
+
+
+class AgentClient:
+    """Speaks the control protocol to a target process over its stdin and stdout."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], name: str) -> None:
+        self.proc = proc
+        self.name = name
+        self.operations: frozenset[str] = frozenset()
+        self.transcript: list[str] = []  # every line both ways, for the report
+        self._buffer = b""
+
+    def hello(self, timeout: float = 10.0) -> dict[str, Any]:
+        reply = self.request("hello", timeout=timeout)
+        self.operations = frozenset(reply.get("ops", OPERATIONS))
+        return reply
+
+    def request(self, op: str, *, timeout: float = 5.0, **args: Any) -> dict[str, Any]:
+        """Send one request and return its reply; raise on failure.
+
+        ``timeout`` is the operation's own limit (sent to the target when the operation
+        waits); the harness waits REPLY_GRACE_S longer before it declares the target hung.
+        """
+        if self.operations and op not in self.operations:
+            raise Unsupported(f"target {self.name} does not implement '{op}'")
+        message = {"op": op, **args}
+        if op in ("accept", "recv", "send", "connect"):
+            message.setdefault("timeout", timeout)
+        self._write(message)
+        reply = self._read_reply(op, timeout + REPLY_GRACE_S)
+        if reply.get("ok") is True:
+            return reply
+        error = str(reply.get("error", "unknown"))
+        if error == "unsupported":
+            raise Unsupported(f"target {self.name} does not support {op}: {reply.get('message')}")
+        raise AgentReplyError(op, error, str(reply.get("message", "")))
+
+    def _write(self, message: dict[str, Any]) -> None:
+        line = json.dumps(message, separators=(",", ":"))
+        self.transcript.append("> " + line)
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(line.encode() + b"\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError) as exc:
+            raise TargetError(f"target {self.name} is gone ({self._exit_status()}): {exc}") from exc
+
+    def _read_reply(self, op: str, wait: float) -> dict[str, Any]:
+        line = self._read_line(op, wait)
+        self.transcript.append("< " + line.decode(errors="replace"))
+        try:
+            reply = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise TargetError(
+                f"target {self.name} answered '{op}' with a line that is not JSON: {line[:200]!r}"
+            ) from exc
+        if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
+            raise TargetError(
+                f"target {self.name} answered '{op}' without a boolean 'ok': {line[:200]!r}"
+            )
+        return reply
+
+    def _read_line(self, op: str, wait: float) -> bytes:
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + wait
+        while b"\n" not in self._buffer:
+            if len(self._buffer) > MAX_REPLY_BYTES:
+                raise TargetError(
+                    f"target {self.name} sent over {MAX_REPLY_BYTES} bytes without a newline"
+                )
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TargetError(f"target {self.name} did not answer '{op}' within {wait:.1f} s")
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise TargetError(
+                    f"target {self.name} closed its control channel during '{op}' "
+                    f"({self._exit_status()})"
+                )
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line.strip()
+
+    def _exit_status(self) -> str:
+        code = self.proc.poll()
+        return "still running" if code is None else f"exit status {code}"
+
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class RequestError(Exception):
+    """Raised by an agent's handler to answer ``ok: false`` with an error name."""
+
+    def __init__(self, error: str, message: str) -> None:
+        super().__init__(message)
+        self.error = error
+
+
+def serve(
+    handlers: dict[str, Handler], stdin: IO[str] = sys.stdin, stdout: IO[str] = sys.stdout
+) -> None:
+    """The agent side: read requests, dispatch by ``op``, write one reply each, until quit/EOF."""
+    for line in stdin:
+        if not line.strip():
+            continue
+        reply = _dispatch(handlers, line)
+        stdout.write(json.dumps(reply, separators=(",", ":")) + "\n")
+        stdout.flush()
+        if reply.get("bye"):
+            return
+
+
+def _dispatch(handlers: dict[str, Handler], line: str) -> dict[str, Any]:
+    try:
+        request = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return {"ok": False, "error": "bad_request", "message": f"not JSON: {exc}"}
+    if not isinstance(request, dict):
+        return {"ok": False, "error": "bad_request", "message": "a request is a JSON object"}
+    op = request.get("op")
+    handler = handlers.get(str(op))
+    if handler is None:
+        return {"ok": False, "error": "unsupported", "message": f"no operation {op!r}"}
+    try:
+        return {"ok": True, **handler(request)}
+    except RequestError as exc:
+        return {"ok": False, "error": exc.error, "message": str(exc)}
+    except KeyError as exc:
+        return {"ok": False, "error": "bad_request", "message": f"missing field {exc}"}
+    except (TypeError, ValueError) as exc:
+        return {"ok": False, "error": "bad_request", "message": str(exc)}

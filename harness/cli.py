@@ -1,0 +1,156 @@
+"""The ``netconform`` command: run, report, doctor."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from harness.errors import SetupError
+
+RESULTS_DIR = Path("reports/allure-results")
+REPORT_DIR = Path("reports/allure-report")
+SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SetupError as exc:
+        print(f"netconform: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("netconform: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="netconform", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the conformance suites and build the HTML report")
+    run.add_argument(
+        "--target",
+        action="append",
+        metavar="TARGET",
+        help="target to test, repeatable (default: the built-in targets)",
+    )
+    run.add_argument(
+        "--suite",
+        action="append",
+        metavar="PATH",
+        help="suite folder or test file (default: all suites)",
+    )
+    run.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    run.add_argument(
+        "pytest_args",
+        nargs=argparse.REMAINDER,
+        help="after --, arguments passed to pytest (e.g. -- -k fin --strict)",
+    )
+    run.set_defaults(func=cmd_run)
+
+    report = sub.add_parser("report", help="build the HTML report from reports/allure-results")
+    report.set_defaults(func=cmd_report)
+
+    doctor = sub.add_parser("doctor", help="check (or --install) what the harness needs")
+    doctor.add_argument(
+        "--install",
+        action="store_true",
+        help="install missing Debian packages and the Allure 3 report tool",
+    )
+    doctor.set_defaults(func=cmd_doctor)
+    return parser
+
+
+def _sigterm_as_interrupt(_signum: int, _frame: FrameType | None) -> None:
+    """SIGTERM takes the same path as Ctrl-C, so fixtures tear namespaces down."""
+    raise KeyboardInterrupt
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import pytest
+
+    from harness import doctor
+    from harness.targets import BUILT_IN, check_target_spec
+    from harness.topology import remove_leftovers
+
+    targets = args.target or list(BUILT_IN)
+    for spec in targets:
+        check_target_spec(spec)
+    doctor.require_runtime()
+    removed = remove_leftovers()
+    if removed:
+        print(f"netconform: removed {len(removed)} namespace(s) left by killed runs")
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    _clear(RESULTS_DIR)
+    extra = [a for a in args.pytest_args if a != "--"]
+    pytest_args = [
+        *(args.suite or [str(SUITES_DIR)]),
+        *[f"--target={t}" for t in targets],
+        f"--alluredir={RESULTS_DIR}",
+        "--junitxml=reports/junit.xml",
+        *extra,
+    ]
+    print(f"netconform: running suites against {', '.join(targets)}", flush=True)
+    code = int(pytest.main(pytest_args))
+    if code == pytest.ExitCode.INTERRUPTED:
+        return 130
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        print("netconform: no tests were collected", file=sys.stderr)
+        return int(code)
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        return int(code)
+    if not args.no_report:
+        index = _build_report()
+        print(f"netconform: HTML report at {index}")
+    return int(code)
+
+
+def _clear(directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for entry in directory.iterdir():
+        if entry.is_file():
+            entry.unlink()
+
+
+def _build_report() -> Path:
+    from harness.report.allure_report import build_html, write_environment
+
+    write_environment(
+        RESULTS_DIR,
+        {
+            "kernel": os.uname().release,
+            "python": sys.version.split()[0],
+            "host": os.uname().nodename,
+        },
+    )
+    return build_html(RESULTS_DIR, REPORT_DIR).resolve()
+
+
+def cmd_report(_args: argparse.Namespace) -> int:
+    if not RESULTS_DIR.is_dir() or not any(RESULTS_DIR.glob("*-result.json")):
+        raise SetupError(f"no results in {RESULTS_DIR}; run `netconform run` first")
+    print(f"netconform: HTML report at {_build_report()}")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from harness import doctor
+
+    if args.install:
+        doctor.install()
+    lines: list[str] = []
+    ready = doctor.report(lines)
+    print("\n".join(lines))
+    if not ready:
+        print("netconform: not ready; run `netconform doctor --install` as root", file=sys.stderr)
+    return 0 if ready else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

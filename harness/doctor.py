@@ -1,0 +1,92 @@
+"""What the harness needs from the machine, a check of it, and the install step.
+
+``netconform doctor`` reports; ``netconform doctor --install`` installs the Debian packages
+and the Allure 3 report tool (npm) that the README's two commands rely on.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import SetupError
+from harness.report.allure_report import ALLURE_BIN, REPORT_TOOL_DIR
+
+
+@dataclass(frozen=True)
+class Dependency:
+    command: str
+    package: str
+    why: str
+    runtime: bool  # needed to run any suite (else only for the HTML report or extras)
+
+
+DEPENDENCIES = (
+    Dependency("ip", "iproute2", "network namespaces and processes inside them", True),
+    Dependency("ethtool", "ethtool", "turning checksum offload, TSO, GSO, GRO off", True),
+    Dependency("tshark", "tshark", "full protocol decode of each capture in the report", False),
+    Dependency("node", "nodejs", "running the Allure 3 report builder", False),
+    Dependency("npm", "npm", "installing the Allure 3 report builder", False),
+)
+
+
+def missing(runtime_only: bool = False) -> list[Dependency]:
+    return [
+        d
+        for d in DEPENDENCIES
+        if (d.runtime or not runtime_only) and shutil.which(d.command) is None
+    ]
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise SetupError("netconform needs root (network namespaces); run it as root")
+
+
+def require_runtime() -> None:
+    """Raise one clear SetupError if this machine cannot run a suite."""
+    require_root()
+    absent = missing(runtime_only=True)
+    if absent:
+        names = ", ".join(f"{d.command} (Debian package {d.package})" for d in absent)
+        raise SetupError(f"missing system dependency: {names}; run `netconform doctor --install`")
+
+
+def report(out: list[str]) -> bool:
+    """Describe the machine's readiness; return True if everything is there."""
+    ok = True
+    out.append(f"root: {'yes' if os.geteuid() == 0 else 'NO (needed for namespaces)'}")
+    ok &= os.geteuid() == 0
+    for dep in DEPENDENCIES:
+        path = shutil.which(dep.command)
+        out.append(f"{dep.command:<8} {'ok  ' + path if path else 'MISSING'}  ({dep.why})")
+        ok &= path is not None
+    allure_ok = ALLURE_BIN.exists()
+    out.append(
+        f"allure   {'ok  ' + str(ALLURE_BIN) if allure_ok else 'MISSING'}  (Allure 3 HTML report)"
+    )
+    return ok and allure_ok
+
+
+def install() -> None:
+    """apt-get the missing packages, then the Allure 3 CLI from the committed lock file."""
+    require_root()
+    packages = sorted({d.package for d in missing()})
+    if packages:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        _run(["apt-get", "update", "-qq"], env)
+        _run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], env)
+    if not ALLURE_BIN.exists():
+        _run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], None, cwd=REPORT_TOOL_DIR
+        )
+
+
+def _run(cmd: list[str], env: dict[str, str] | None, cwd: Path | None = None) -> None:
+    print("+ " + " ".join(cmd), flush=True)
+    result = subprocess.run(cmd, env=env, cwd=cwd, check=False)
+    if result.returncode != 0:
+        raise SetupError(f"`{' '.join(cmd)}` failed with exit status {result.returncode}")

@@ -1,0 +1,319 @@
+"""The test-side TCP peer: crafts segments with Scapy, sends them, expects the target's answers.
+
+Tests speak in relative sequence numbers, as RFC 9293's examples do: the tester's SYN is
+at 0 and its first data byte at 1; the target's numbers are relative to its own ISN. Every
+expectation has a deadline and fails with a message showing what was expected and what the
+target actually sent, with kernel-measured times.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from harness.errors import ConformanceFailure
+from harness.link import Frame, Link
+from reference_impl.wire.seqnum import absolute, relative
+
+logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+from scapy.layers.inet import IP, TCP  # noqa: E402  (after quieting Scapy's import warnings)
+from scapy.layers.l2 import Ether  # noqa: E402
+from scapy.packet import Raw  # noqa: E402
+
+FLAG_ORDER = "FSRPAUEC"
+
+
+def flag_string(flags: int) -> str:
+    """Canonical flag letters, e.g. 0x12 -> 'SA' (order: F S R P A U E C)."""
+    return "".join(letter for bit, letter in enumerate(FLAG_ORDER) if flags & (1 << bit))
+
+
+def _canonical(flags: str) -> str:
+    return "".join(letter for letter in FLAG_ORDER if letter in flags.upper())
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A TCP segment of the connection under test, in relative sequence numbers."""
+
+    ts_ns: int
+    from_tester: bool
+    flags: str
+    seq: int
+    ack: int
+    window: int
+    payload: bytes
+    options: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def length(self) -> int:
+        return len(self.payload)
+
+    @property
+    def seq_space(self) -> int:
+        """Sequence numbers the segment occupies: data plus one each for SYN and FIN."""
+        return len(self.payload) + ("S" in self.flags) + ("F" in self.flags)
+
+    def describe(self) -> str:
+        who = "tester" if self.from_tester else "target"
+        ack = f" ack={self.ack}" if "A" in self.flags else ""
+        opts = ""
+        if self.options:
+            opts = (
+                " <"
+                + ",".join(f"{k} {v}" if v not in (None, b"") else k for k, v in self.options)
+                + ">"
+            )
+        fields = f"seq={self.seq}{ack} win={self.window} len={self.length}"
+        return f"{who} [{self.flags or '.'}] {fields}{opts}"
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a test waits for from the target; None means 'any value'."""
+
+    flags: tuple[str, ...] | None = None
+    seq: int | None = None
+    ack: int | None = None
+    length: int | None = None
+
+    def mismatches(self, seg: Segment) -> list[str]:
+        wrong = []
+        if self.flags is not None and seg.flags not in self.flags:
+            wrong.append(f"flags {seg.flags or '.'} (want {' or '.join(self.flags)})")
+        for name in ("seq", "ack", "length"):
+            want = getattr(self, name)
+            if want is not None and getattr(seg, name) != want:
+                wrong.append(f"{name} {getattr(seg, name)} (want {want})")
+        return wrong
+
+    def describe(self) -> str:
+        parts = []
+        if self.flags is not None:
+            parts.append("[" + " or ".join(self.flags) + "]")
+        parts += [
+            f"{n}={getattr(self, n)}"
+            for n in ("seq", "ack", "length")
+            if getattr(self, n) is not None
+        ]
+        return " ".join(parts) or "any segment"
+
+
+@dataclass
+class Observation:
+    """A matched expectation: the segment and how long after our last segment it came."""
+
+    segment: Segment
+    delay_s: float
+
+
+@dataclass
+class TcpPeer:
+    """One TCP connection between the tester and the target, seen from the tester's side."""
+
+    link: Link
+    tester_mac: str
+    tester_ip: str
+    tester_port: int
+    target_mac: str
+    target_ip: str
+    target_port: int
+    iss: int = field(default_factory=lambda: random.getrandbits(32))
+    window: int = 65535
+    irs: int | None = None  # the target's ISN, learned from its SYN
+    snd_nxt: int = 0  # relative to iss
+    rcv_nxt: int = 0  # relative to irs: what the tester acknowledges by default
+    target_acked: int = 0  # highest ACK the target sent (relative to iss): its RCV.NXT
+    segments: list[Segment] = field(default_factory=list)  # the connection, both directions
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def send(
+        self,
+        data: bytes = b"",
+        *,
+        flags: str = "PA",
+        seq: int | None = None,
+        ack: int | None = None,
+        window: int | None = None,
+        options: Iterable[tuple[str, object]] = (),
+    ) -> None:
+        """Send one segment; ``seq`` and ``ack`` are relative, defaulting to SND.NXT/RCV.NXT."""
+        flags = _canonical(flags)
+        seq = self.snd_nxt if seq is None else seq
+        if ack is None:
+            ack = self.rcv_nxt if "A" in flags else 0
+        ack_abs = absolute(ack, self.irs) if ("A" in flags and self.irs is not None) else 0
+        pkt = (
+            Ether(src=self.tester_mac, dst=self.target_mac)
+            / IP(src=self.tester_ip, dst=self.target_ip, flags="DF", ttl=64)
+            / TCP(
+                sport=self.tester_port,
+                dport=self.target_port,
+                seq=absolute(seq, self.iss),
+                ack=ack_abs,
+                flags=flags,
+                window=self.window if window is None else window,
+                options=list(options),
+            )
+        )
+        if data:
+            pkt = pkt / Raw(load=data)
+        self.link.send(bytes(pkt))
+        end = seq + len(data) + ("S" in flags) + ("F" in flags)
+        self.snd_nxt = max(self.snd_nxt, end)
+
+    def send_syn(self, *, mss: int = 1460, options: Iterable[tuple[str, object]] = ()) -> None:
+        self.send(flags="S", seq=0, options=[("MSS", mss), *options])
+
+    def connect(self, *, mss: int = 1460, within: float = 2.0) -> Segment:
+        """Active open from the tester: SYN, expect SYN-ACK acknowledging ISN+1, ACK."""
+        self.send_syn(mss=mss)
+        synack = self.expect(flags="SA", ack=1, within=within, what="SYN-ACK").segment
+        self.send(flags="A")
+        return synack
+
+    def accept(self, *, mss: int = 1460, within: float = 3.0) -> Segment:
+        """Passive open at the tester: expect the target's SYN, answer SYN-ACK, expect ACK."""
+        syn = self.expect(flags="S", within=within, what="SYN").segment
+        self.send(flags="SA", seq=0, options=[("MSS", mss)])
+        self.expect(flags="A", ack=1, within=within, what="ACK of our SYN-ACK")
+        return syn
+
+    def reset(self) -> None:
+        """Abort the connection from the tester's side, exactly at the target's RCV.NXT."""
+        if self.irs is None:
+            return
+        self.send(flags="RA", seq=self.target_acked or self.snd_nxt)
+
+    # -- receiving -------------------------------------------------------------------------
+
+    def expect(
+        self,
+        *,
+        flags: str | Iterable[str] | None = None,
+        seq: int | None = None,
+        ack: int | None = None,
+        length: int | None = None,
+        within: float,
+        what: str = "",
+        skip_others: bool = False,
+    ) -> Observation:
+        """Wait at most ``within`` seconds for the target's next segment and check it.
+
+        With ``skip_others`` the first segment that matches is taken and others are noted;
+        without it, the very next segment must match.
+        """
+        if isinstance(flags, str):
+            flags = (flags,)
+        want = Expected(
+            tuple(_canonical(f) for f in flags) if flags is not None else None, seq, ack, length
+        )
+        sent_ts = self._last_sent_ts()
+        deadline = time.monotonic() + within
+        others: list[str] = []
+        while (remaining := deadline - time.monotonic()) > 0:
+            seg = self._next_from_target(remaining)
+            if seg is None:
+                break
+            wrong = want.mismatches(seg)
+            delay = (seg.ts_ns - sent_ts) / 1e9
+            if not wrong:
+                return Observation(seg, delay)
+            line = f"  +{delay * 1000:.1f} ms  {seg.describe()}  -- {', '.join(wrong)}"
+            if not skip_others:
+                raise ConformanceFailure(self._failure(what, want, within, [line]))
+            others.append(line)
+        raise ConformanceFailure(self._failure(what, want, within, others))
+
+    def expect_silence(self, duration: float, *, what: str = "") -> None:
+        """Fail if the target sends any segment on this connection within ``duration``."""
+        sent_ts = self._last_sent_ts()
+        seg = self._next_from_target(duration)
+        if seg is not None:
+            delay = (seg.ts_ns - sent_ts) / 1e9
+            raise ConformanceFailure(
+                f"expected no segment from the target for {duration * 1000:.0f} ms"
+                f"{' (' + what + ')' if what else ''}, but at +{delay * 1000:.1f} ms it sent:\n"
+                f"  {seg.describe()}"
+            )
+
+    def _failure(self, what: str, want: Expected, within: float, seen: list[str]) -> str:
+        label = f"{what}: " if what else ""
+        head = f"expected {label}{want.describe()} from the target within {within * 1000:.0f} ms"
+        if not seen:
+            return head + "; the target sent nothing on this connection"
+        return (
+            head + "; the target sent instead (times after our last segment):\n" + "\n".join(seen)
+        )
+
+    def _next_from_target(self, timeout: float) -> Segment | None:
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            frame = self.link.receive(remaining)
+            if frame is None:
+                return None
+            seg = self.parse(frame)
+            if seg is not None and not seg.from_tester:
+                return seg
+        return None
+
+    def _last_sent_ts(self) -> int:
+        """Kernel timestamp of the tester's latest frame on this connection."""
+        self.link.drain()
+        for frame in reversed(self.link.captured):
+            if frame.outgoing and self._belongs(frame) is True:
+                return frame.ts_ns
+        return time.time_ns()
+
+    def _belongs(self, frame: Frame) -> bool | None:
+        """True if sent by the tester on this connection, False if by the target, else None."""
+        pkt = Ether(frame.data)
+        if TCP not in pkt or IP not in pkt:
+            return None
+        ip, tcp = pkt[IP], pkt[TCP]
+        ours = (self.tester_ip, self.tester_port, self.target_ip, self.target_port)
+        key = (ip.src, tcp.sport, ip.dst, tcp.dport)
+        if key == ours:
+            return True
+        if key == (ours[2], ours[3], ours[0], ours[1]):
+            return False
+        return None
+
+    def parse(self, frame: Frame) -> Segment | None:
+        """Turn a frame of this connection into a Segment, learning the target's ISN."""
+        direction = self._belongs(frame)
+        if direction is None:
+            return None
+        tcp = Ether(frame.data)[TCP]
+        flags = flag_string(int(tcp.flags))
+        from_tester = direction
+        if not from_tester and "S" in flags:
+            self.irs = tcp.seq
+        if from_tester:
+            seq, ack_origin = relative(tcp.seq, self.iss), self.irs
+        else:
+            if self.irs is None:  # a segment before the target's SYN (e.g. RST to our SYN)
+                self.irs = tcp.seq if "R" not in flags else (tcp.seq - 1) % (1 << 32)
+            seq, ack_origin = relative(tcp.seq, self.irs), self.iss
+        ack = relative(tcp.ack, ack_origin) if ("A" in flags and ack_origin is not None) else 0
+        payload = bytes(tcp.payload) if tcp.payload else b""
+        seg = Segment(
+            frame.ts_ns,
+            from_tester,
+            flags,
+            seq,
+            ack,
+            int(tcp.window),
+            payload,
+            tuple((str(k), v) for k, v in tcp.options),
+        )
+        self.segments.append(seg)
+        if not from_tester:
+            self.rcv_nxt = max(self.rcv_nxt, seg.seq + seg.seq_space)
+            if "A" in flags:
+                self.target_acked = max(self.target_acked, ack)
+        return seg

@@ -1,0 +1,191 @@
+"""The netconform pytest plugin: options, markers, fixtures and verdicts. Thin on purpose:
+the work lives in harness.testbed, harness.peer and harness.report."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.doctor import require_runtime
+from harness.errors import ConformanceFailure, SetupError, Unsupported
+from harness.report import allure_report
+from harness.requirements import Requirement, requirement_from_marker
+from harness.targets import BUILT_IN, check_target_spec
+from harness.testbed import TcpCase, TestBed
+from harness.tolerance import Tolerance
+
+VERDICT_KEY = "netconform_verdict"
+DEFAULT_PCAP_DIR = Path("reports/pcaps")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("netconform", "protocol conformance (netconform)")
+    group.addoption(
+        "--target",
+        action="append",
+        default=None,
+        metavar="TARGET",
+        help=f"target to test, repeatable (built in: {', '.join(BUILT_IN)}; default linux)",
+    )
+    group.addoption(
+        "--timing-floor",
+        type=float,
+        default=20.0,
+        metavar="MS",
+        help="smallest widening of any RFC time window, in ms (default 20)",
+    )
+    group.addoption(
+        "--timing-pct",
+        type=float,
+        default=10.0,
+        metavar="PCT",
+        help="widening of an RFC time window as a percentage of it (default 10)",
+    )
+    group.addoption(
+        "--pcap-dir",
+        default=str(DEFAULT_PCAP_DIR),
+        metavar="DIR",
+        help="where each test's capture is written (default reports/pcaps)",
+    )
+
+
+# --strict is pytest's own option (strict markers, xfail, ...); netconform reads it too:
+# under --strict a broken SHOULD fails instead of passing with WARN.
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "rfc(rfc, section, req=None, level=None): the RFC requirement the test checks "
+        "(req: an RFC 9293 Appendix B ID such as MUST-40; else level MUST/SHOULD/MAY)",
+    )
+    for spec in config.getoption("target") or []:
+        try:
+            check_target_spec(spec)
+        except SetupError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A malformed rfc marker is a collection error, not a silently unlabelled test."""
+    for item in items:
+        for mark in item.iter_markers("rfc"):
+            try:
+                requirement_from_marker(mark.args, dict(mark.kwargs))
+            except ValueError as exc:
+                raise pytest.UsageError(f"{item.nodeid}: bad rfc marker: {exc}") from None
+
+
+def requirement_of(item: pytest.Item) -> Requirement | None:
+    mark = item.get_closest_marker("rfc")
+    return None if mark is None else requirement_from_marker(mark.args, dict(mark.kwargs))
+
+
+def _targets(config: pytest.Config) -> list[str]:
+    return config.getoption("target") or ["linux"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "test_bed" in metafunc.fixturenames:
+        targets = _targets(metafunc.config)
+        metafunc.parametrize("test_bed", targets, indirect=True, scope="session", ids=targets)
+
+
+@pytest.fixture(scope="session")
+def test_bed(request: pytest.FixtureRequest) -> Iterator[TestBed]:
+    """The target named by the test's parameter, started on a topology of its own."""
+    require_runtime()
+    bed = TestBed(request.param)
+    try:
+        yield bed
+    finally:
+        bed.close()
+
+
+@pytest.fixture(scope="session")
+def tolerance(pytestconfig: pytest.Config) -> Tolerance:
+    return Tolerance(
+        pytestconfig.getoption("timing_floor") / 1000.0, pytestconfig.getoption("timing_pct")
+    )
+
+
+@pytest.fixture
+def tcp(request: pytest.FixtureRequest, test_bed: TestBed) -> Iterator[TcpCase]:
+    """One test's TCP context; its capture and control transcript become evidence."""
+    case = TcpCase(test_bed)
+    allure_report.attach_text(
+        "target environment",
+        "\n".join(f"{k} = {v}" for k, v in sorted(test_bed.environment().items())),
+    )
+    try:
+        yield case
+    finally:
+        frames, transcript = case.finish()
+        if case.measurements:
+            allure_report.attach_text("measured", "\n".join(case.measurements))
+        pcap_dir = Path(request.config.getoption("pcap_dir"))
+        allure_report.attach_evidence(request.node.nodeid, frames, transcript, pcap_dir)
+
+
+@pytest.fixture(autouse=True)
+def _netconform_labels(request: pytest.FixtureRequest) -> None:
+    req = requirement_of(request.node)
+    if req is not None:
+        protocol = Path(str(request.node.path)).parent.name.upper()
+        allure_report.label_test(req, protocol)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
+    """Map exceptions to verdicts: a broken SHOULD is WARN (a pass) unless --strict;
+    a missing target operation is UNSUPPORTED (a skip with the reason)."""
+    try:
+        return (yield)
+    except ConformanceFailure as exc:
+        req = requirement_of(pyfuncitem)
+        if req is None or req.strict or pyfuncitem.config.getoption("strict"):
+            pyfuncitem.user_properties.append((VERDICT_KEY, "FAIL"))
+            raise
+        _record_warn(pyfuncitem, req, exc)
+        return True
+    except Unsupported as exc:
+        pyfuncitem.user_properties.append((VERDICT_KEY, "UNSUPPORTED"))
+        pytest.skip(f"UNSUPPORTED: {exc}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(
+    fixturedef: Any, request: pytest.FixtureRequest
+) -> Generator[None, Any, Any]:
+    try:
+        return (yield)
+    except Unsupported as exc:
+        pytest.skip(f"UNSUPPORTED: {exc}")
+    except SetupError as exc:
+        pytest.exit(f"netconform: {exc}", returncode=4)
+
+
+def _record_warn(item: pytest.Item, req: Requirement, exc: ConformanceFailure) -> None:
+    message = f"WARN ({req.title}, a {req.level}): {exc}"
+    item.user_properties.append((VERDICT_KEY, "WARN"))
+    item.user_properties.append(("netconform_warning", message))
+    import allure
+
+    allure.dynamic.tag("WARN")
+    allure.dynamic.description(message)
+    allure_report.attach_text("verdict: WARN", message)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    warnings = []
+    for report in terminalreporter.stats.get("passed", []):
+        props = dict(report.user_properties)
+        if props.get(VERDICT_KEY) == "WARN":
+            warnings.append(f"{report.nodeid}\n    {props.get('netconform_warning')}")
+    if warnings:
+        terminalreporter.section("netconform: SHOULD-level deviations (WARN)")
+        for line in warnings:
+            terminalreporter.write_line(line)

@@ -1,0 +1,113 @@
+"""Allure: labels from the requirement, evidence attachments, and the HTML report build."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import allure
+
+from harness.errors import SetupError
+from harness.link import Frame, write_pcap
+from harness.report.packets import packet_list
+from harness.requirements import SEVERITY, Requirement
+
+REPORT_TOOL_DIR = Path(__file__).parent  # package.json for the Allure 3 CLI lives here
+ALLURE_BIN = REPORT_TOOL_DIR / "node_modules" / ".bin" / "allure"
+# One self-contained index.html, so that the report opens straight from disk (file://).
+ALLURE_CONFIG = REPORT_TOOL_DIR / "allurerc.json"
+
+
+def label_test(req: Requirement, protocol: str) -> None:
+    """epic = protocol, feature = RFC area, story = requirement, severity from the level."""
+    allure.dynamic.epic(protocol)
+    allure.dynamic.feature(f"RFC {req.rfc} §{req.section.split('.')[0]}")
+    allure.dynamic.story(req.story)
+    allure.dynamic.severity(SEVERITY[req.level])
+    allure.dynamic.tag(req.level)
+    allure.dynamic.link(req.url, name=req.title)
+
+
+def safe_name(nodeid: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_")[:180]
+
+
+def attach_evidence(
+    nodeid: str, frames: Sequence[Frame], transcript: Sequence[str], pcap_dir: Path
+) -> Path:
+    """Attach the pcap, a readable packet list and the control transcript; return the pcap."""
+    pcap = pcap_dir / f"{safe_name(nodeid)}.pcap"
+    write_pcap(pcap, frames)
+    allure.attach(packet_list(frames), name="packets", attachment_type=allure.attachment_type.TEXT)
+    allure.attach.file(str(pcap), name="capture.pcap", extension="pcap")
+    decode = tshark_decode(pcap)
+    if decode:
+        allure.attach(decode, name="decode (tshark)", attachment_type=allure.attachment_type.TEXT)
+    if transcript:
+        allure.attach(
+            "\n".join(transcript),
+            name="control protocol",
+            attachment_type=allure.attachment_type.TEXT,
+        )
+    return pcap
+
+
+def tshark_decode(pcap: Path, limit: int = 200_000) -> str | None:
+    """Wireshark's full decode of a capture, when tshark is installed."""
+    if shutil.which("tshark") is None:
+        return None
+    result = subprocess.run(
+        ["tshark", "-n", "-r", str(pcap), "-V"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    return result.stdout[:limit] if result.returncode == 0 else None
+
+
+def attach_text(name: str, text: str) -> None:
+    allure.attach(text, name=name, attachment_type=allure.attachment_type.TEXT)
+
+
+def write_environment(results_dir: Path, env: Mapping[str, str]) -> None:
+    """environment.properties: what the report shows as the run's environment."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    lines = [f"{key}={value}" for key, value in sorted(env.items())]
+    (results_dir / "environment.properties").write_text("\n".join(lines) + "\n")
+
+
+def build_html(results_dir: Path, report_dir: Path, name: str = "netconform") -> Path:
+    """Build the HTML report with Allure 3 (Node.js, no Java); return index.html."""
+    if not ALLURE_BIN.exists():
+        raise SetupError(
+            "the Allure 3 report tool is not installed; run `netconform doctor --install`"
+        )
+    if shutil.which("node") is None:
+        raise SetupError("node is not installed; run `netconform doctor --install`")
+    if report_dir.exists():
+        shutil.rmtree(report_dir)
+    result = subprocess.run(
+        [
+            str(ALLURE_BIN),
+            "generate",
+            str(results_dir.resolve()),
+            "-o",
+            str(report_dir.resolve()),
+            "--config",
+            str(ALLURE_CONFIG),
+            "--name",
+            name,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    index = report_dir / "index.html"
+    if result.returncode != 0 or not index.exists():
+        tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
+        raise SetupError("allure generate failed: " + " | ".join(tail))
+    return index

@@ -1,0 +1,58 @@
+"""Starting and reaping a target's processes inside a namespace, tracked by PID."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import tempfile
+from collections.abc import Sequence
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL if the harness dies, so a killed run leaves no agent."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class NamespaceProcess:
+    """A child process run inside a network namespace, speaking on its stdin/stdout."""
+
+    def __init__(self, netns_name: str, argv: Sequence[str]) -> None:
+        self.argv = list(argv)
+        # Not a pipe: a chatty stack must never block on a full stderr pipe.
+        self.stderr_file = tempfile.TemporaryFile()  # noqa: SIM115  (closed in stop())
+        # `ip netns exec` rather than setns in a preexec hook: it also gives the child the
+        # namespace's own /sys and /etc/netns files, as any tool run by hand there would see.
+        self.popen = subprocess.Popen(
+            ["ip", "netns", "exec", netns_name, *self.argv],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr_file,
+            preexec_fn=_die_with_parent,
+        )
+        self.pid = self.popen.pid
+
+    def stderr_text(self, limit: int = 4000) -> str:
+        self.stderr_file.seek(0)
+        return self.stderr_file.read()[-limit:].decode(errors="replace")
+
+    def stop(self, grace: float = 2.0) -> int | None:
+        """Close stdin, wait ``grace`` seconds, then SIGKILL by PID; return the exit code."""
+        with contextlib.suppress(OSError):
+            if self.popen.stdin:
+                self.popen.stdin.close()
+        try:
+            return self.popen.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            return self.popen.wait()
+        finally:
+            if self.popen.stdout:
+                self.popen.stdout.close()
+            self.stderr_file.close()

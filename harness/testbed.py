@@ -1,0 +1,165 @@
+"""A target on its own topology, and the per-test context the suites work in.
+
+``TestBed`` lives for a session: namespaces, the started target, the tester's link.
+``TcpCase`` lives for one test: it opens connections in either direction, hands out
+ports, and at the end resets what is left and returns the evidence (frames, transcript).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.agent import AgentClient, AgentReplyError
+from harness.errors import HarnessError
+from harness.link import Frame, Link
+from harness.peer import TcpPeer
+from harness.targets.linux import LinuxTarget
+from harness.topology import TesterTarget, create_tester_target
+
+FIRST_PORT = 20000
+
+
+class TestBed:
+    """Topology + target + link for one target, shared by the tests of a session."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, target_name: str) -> None:
+        self.target_name = target_name
+        self.topology: TesterTarget = create_tester_target()
+        try:
+            self.target = LinuxTarget(self.topology)
+            self.target.start()
+            self.link = Link(self.topology.tester.netns, self.topology.tester.ifname)
+        except BaseException:
+            self.close()
+            raise
+        self._ports = itertools.count(FIRST_PORT)
+
+    def next_port(self) -> int:
+        return next(self._ports)
+
+    def environment(self) -> dict[str, str]:
+        return self.target.environment()
+
+    def close(self) -> None:
+        target = getattr(self, "target", None)
+        if target is not None:
+            with contextlib.suppress(HarnessError, OSError):
+                target.stop()
+        link = getattr(self, "link", None)
+        if link is not None:
+            link.close()
+        self.topology.teardown()
+
+
+@dataclass
+class TcpConnection:
+    """A connection under test: the tester's peer and the target's control handle."""
+
+    peer: TcpPeer
+    handle: int
+
+
+@dataclass
+class TcpCase:
+    """One test's view of a test bed."""
+
+    __test__ = False
+
+    bed: TestBed
+    connections: list[TcpConnection] = field(default_factory=list)
+    handles: list[int] = field(default_factory=list)
+    measurements: list[str] = field(default_factory=list)  # INFO: what was measured
+
+    def __post_init__(self) -> None:
+        self.bed.link.start_capture()
+        self._transcript_start = len(self.control.transcript)
+
+    @property
+    def control(self) -> AgentClient:
+        return self.bed.target.control
+
+    def measure(self, what: str, seconds: float, bound: float | None = None) -> None:
+        """Record a measured time for the report (with the bound it was checked against)."""
+        text = f"{what}: {seconds * 1000:.3f} ms"
+        if bound is not None:
+            text += f" (allowed up to {bound * 1000:.0f} ms)"
+        self.measurements.append(text)
+
+    def peer(self, target_port: int) -> TcpPeer:
+        topo = self.bed.topology
+        return TcpPeer(
+            link=self.bed.link,
+            tester_mac=topo.tester.mac,
+            tester_ip=topo.tester.ip,
+            tester_port=self.bed.next_port(),
+            target_mac=topo.target.mac,
+            target_ip=topo.target.ip,
+            target_port=target_port,
+        )
+
+    def listen(self, port: int | None = None, **options: int) -> tuple[int, int]:
+        """Make the target listen (socket options such as rcvbuf set before listen);
+        return (port, listener handle)."""
+        port = port or self.bed.next_port()
+        request: dict[str, Any] = {"port": port}
+        if options:
+            request["options"] = options
+        handle = int(self.control.request("listen", **request)["handle"])
+        self.handles.append(handle)
+        return port, handle
+
+    def connect_to_target(self, *, mss: int = 1460) -> TcpConnection:
+        """The tester opens a connection to a listening target and the target accepts it."""
+        port, listener = self.listen()
+        peer = self.peer(port)
+        peer.connect(mss=mss)
+        handle = int(self.control.request("accept", handle=listener, timeout=2.0)["handle"])
+        return self._track(peer, handle)
+
+    def connect_from_target(self, *, mss: int = 1460) -> TcpConnection:
+        """The target opens a connection to the tester, which completes the handshake."""
+        port = self.bed.next_port()
+        peer = self.peer(target_port=0)
+        peer.tester_port = port
+        reply = self.control.request("connect", ip=self.bed.topology.tester.ip, port=port)
+        peer.target_port = int(reply["sport"])
+        handle = int(reply["handle"])
+        self.handles.append(handle)
+        peer.accept(mss=mss)
+        return self._track(peer, handle)
+
+    def app_read(self, conn: TcpConnection, size: int, timeout: float = 2.0) -> bytes:
+        """What the target's application reads: up to ``size`` bytes, waiting for all."""
+        reply = self.control.request(
+            "recv", handle=conn.handle, max=size, min=size, timeout=timeout
+        )
+        return base64.b64decode(reply["data"])
+
+    def app_write(self, conn: TcpConnection, data: bytes) -> None:
+        """The target's application writes ``data`` on the connection."""
+        self.control.request("send", handle=conn.handle, data=base64.b64encode(data).decode())
+
+    def _track(self, peer: TcpPeer, handle: int) -> TcpConnection:
+        if handle not in self.handles:
+            self.handles.append(handle)
+        conn = TcpConnection(peer, handle)
+        self.connections.append(conn)
+        return conn
+
+    def finish(self) -> tuple[list[Frame], list[str]]:
+        """Reset the tester's connections, close the target's handles, return the evidence."""
+        for conn in self.connections:
+            with contextlib.suppress(OSError):
+                conn.peer.reset()
+        for handle in reversed(self.handles):
+            with contextlib.suppress(HarnessError, AgentReplyError):
+                self.control.request("close", handle=handle)
+        self.bed.link.drain()
+        transcript = self.control.transcript[self._transcript_start :]
+        return list(self.bed.link.captured), transcript

@@ -1,0 +1,312 @@
+"""Network namespaces and veth pairs for a test run, with DESIGN.md's measured facts applied.
+
+A TesterTarget pair is two namespaces joined by one veth pair:
+
+    [tester ns]  nc-tester  <--- veth --->  nc-target  [target ns]
+                 no IP (crafted frames only)   198.18.0.2/24, permanent neighbour entry
+                                               for the tester's address, sysctls pinned
+
+Names carry a run-unique prefix ``ncf-<pid>-<n>`` so that a later run can tell which
+namespaces belong to a run whose process is gone and remove them (``remove_leftovers``).
+Everything is created inside the new namespaces; the root namespace is never touched.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ipaddress
+import itertools
+import os
+import re
+import signal
+import subprocess
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from pyroute2 import NetNS, netns
+
+from harness.errors import TopologyError
+
+PREFIX = "ncf"
+NETNS_DIR = "/run/netns"
+_NAME_RE = re.compile(rf"^{PREFIX}-(\d+)-\d+-(tester|target)$")
+NUD_PERMANENT = 0x80
+
+# Every TCP behaviour a suite depends on, pinned inside the target namespace (never in the
+# root namespace). A new namespace inherits bbr here and may not be allowed cubic; reno is.
+TARGET_SYSCTLS: dict[str, str] = {
+    "net.ipv4.tcp_congestion_control": "reno",
+    "net.ipv4.tcp_sack": "1",
+    "net.ipv4.tcp_timestamps": "1",
+    "net.ipv4.tcp_window_scaling": "1",
+    "net.ipv4.tcp_ecn": "0",
+    "net.ipv4.tcp_recovery": "1",
+    "net.ipv4.tcp_early_retrans": "3",
+    "net.ipv4.tcp_syn_linear_timeouts": "4",
+    "net.ipv4.tcp_no_metrics_save": "1",
+    "net.ipv4.tcp_autocorking": "0",
+    "net.ipv4.tcp_fastopen": "0",
+    "net.ipv4.tcp_mtu_probing": "0",
+    "net.ipv4.tcp_slow_start_after_idle": "1",
+    "net.ipv4.tcp_thin_linear_timeouts": "0",
+    # No IPv6 on the link: no router solicitations or MLD reports in the captures.
+    "net.ipv6.conf.all.disable_ipv6": "1",
+    "net.ipv6.conf.default.disable_ipv6": "1",
+}
+TESTER_SYSCTLS: dict[str, str] = {
+    "net.ipv6.conf.all.disable_ipv6": "1",
+    "net.ipv6.conf.default.disable_ipv6": "1",
+}
+# Recorded in the report beside the pinned ones, not changed.
+RECORDED_SYSCTLS = (
+    "net.ipv4.tcp_rmem",
+    "net.ipv4.tcp_wmem",
+    "net.ipv4.tcp_delack_min",
+    "net.ipv4.tcp_min_rtt_wlen",
+    "net.ipv4.tcp_retries2",
+    "net.ipv4.tcp_syn_retries",
+)
+OFFLOADS_OFF = ("tx", "tso", "gso", "gro")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    netns: str
+    ifname: str
+    mac: str
+    ip: str
+
+
+@dataclass
+class TesterTarget:
+    """A tester and a target namespace joined by a veth pair."""
+
+    tester: Endpoint
+    target: Endpoint
+    prefixlen: int
+    sysctls: dict[str, str] = field(default_factory=dict)
+    _removed: bool = False
+
+    @property
+    def namespaces(self) -> tuple[str, str]:
+        return (self.tester.netns, self.target.netns)
+
+    def teardown(self) -> None:
+        """Remove both namespaces (which removes the veth pair). Safe to call twice."""
+        if self._removed:
+            return
+        self._removed = True
+        for name in self.namespaces:
+            remove_namespace(name)
+        _LIVE.discard(self)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+_LIVE: set[TesterTarget] = set()
+_COUNTER = itertools.count(1)
+_LOCK = threading.Lock()
+
+
+def _run_name(role: str, n: int) -> str:
+    return f"{PREFIX}-{os.getpid()}-{n}-{role}"
+
+
+def create_tester_target(
+    subnet: str = "198.18.0.0/24",
+    *,
+    target_sysctls: Mapping[str, str] = TARGET_SYSCTLS,
+) -> TesterTarget:
+    """Create the pair; on any failure remove what was made and raise TopologyError."""
+    net = ipaddress.ip_network(subnet)
+    tester_ip, target_ip = str(net.network_address + 1), str(net.network_address + 2)
+    with _LOCK:
+        n = next(_COUNTER)
+    tester_ns, target_ns = _run_name("tester", n), _run_name("target", n)
+    made: list[str] = []
+    try:
+        for name, sysctls in ((tester_ns, TESTER_SYSCTLS), (target_ns, target_sysctls)):
+            netns.create(name)
+            made.append(name)
+            # Set before the veth exists so that IPv6 never comes up on it.
+            write_sysctls(name, sysctls)
+        tester_mac, target_mac = _make_veth(tester_ns, target_ns)
+        _configure_target(target_ns, target_ip, net.prefixlen, tester_ip, tester_mac)
+        _bring_up(tester_ns, "nc-tester")
+        for ns, ifname in ((tester_ns, "nc-tester"), (target_ns, "nc-target")):
+            _offloads_off(ns, ifname)
+        pinned = read_sysctls(target_ns, [*target_sysctls, *RECORDED_SYSCTLS])
+    except BaseException as exc:
+        for name in made:
+            remove_namespace(name)
+        if isinstance(exc, TopologyError | KeyboardInterrupt):
+            raise
+        raise TopologyError(f"could not build the test topology: {exc}") from exc
+    topo = TesterTarget(
+        tester=Endpoint(tester_ns, "nc-tester", tester_mac, tester_ip),
+        target=Endpoint(target_ns, "nc-target", target_mac, target_ip),
+        prefixlen=net.prefixlen,
+        sysctls=pinned,
+    )
+    _LIVE.add(topo)
+    return topo
+
+
+def _make_veth(tester_ns: str, target_ns: str) -> tuple[str, str]:
+    """Create the veth pair inside the tester namespace and move one end to the target's."""
+    with NetNS(tester_ns) as ns:
+        ns.link("add", ifname="nc-tester", kind="veth", peer="nc-target")
+        peer = ns.link_lookup(ifname="nc-target")[0]
+        ns.link("set", index=peer, net_ns_fd=target_ns)
+        tester_mac = _mac_of(ns, "nc-tester")
+    with NetNS(target_ns) as ns:
+        target_mac = _mac_of(ns, "nc-target")
+    return tester_mac, target_mac
+
+
+def _mac_of(ns: NetNS, ifname: str) -> str:
+    link = ns.get_links(ns.link_lookup(ifname=ifname)[0])[0]
+    return str(link.get("address"))
+
+
+def _configure_target(
+    target_ns: str, ip: str, prefixlen: int, tester_ip: str, tester_mac: str
+) -> None:
+    with NetNS(target_ns) as ns:
+        lo = ns.link_lookup(ifname="lo")[0]
+        ns.link("set", index=lo, state="up")
+        idx = ns.link_lookup(ifname="nc-target")[0]
+        ns.addr("add", index=idx, address=ip, prefixlen=prefixlen)
+        ns.link("set", index=idx, state="up")
+        # The tester answers no ARP: the target learns the tester's MAC from this entry.
+        ns.neigh("add", dst=tester_ip, lladdr=tester_mac, ifindex=idx, state=NUD_PERMANENT)
+
+
+def _bring_up(netns_name: str, ifname: str) -> None:
+    with NetNS(netns_name) as ns:
+        ns.link("set", index=ns.link_lookup(ifname=ifname)[0], state="up")
+
+
+def _offloads_off(netns_name: str, ifname: str) -> None:
+    """Checksum offload, TSO, GSO and GRO off, so captured segments are the stack's own.
+
+    Shells out to ethtool: it resolves the dependencies between features (turning tx
+    checksumming off also turns off TSO) that pyroute2's ethtool module leaves to the caller.
+    """
+    cmd = ["ip", "netns", "exec", netns_name, "ethtool", "-K", ifname]
+    for feature in OFFLOADS_OFF:
+        cmd += [feature, "off"]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise TopologyError(
+            f"ethtool could not turn offloads off on {ifname}: {result.stderr.strip()}"
+        )
+
+
+@contextlib.contextmanager
+def inside(netns_name: str) -> Iterator[None]:
+    """Run the block with this thread inside a namespace (sockets opened there stay there)."""
+    netns.pushns(netns_name)
+    try:
+        yield
+    finally:
+        netns.popns()
+
+
+def _sysctl_path(name: str) -> str:
+    return "/proc/sys/" + name.replace(".", "/")
+
+
+def write_sysctls(netns_name: str, values: Mapping[str, str]) -> None:
+    """Set sysctls inside a namespace; one that cannot be set is a TopologyError."""
+    failures = []
+    with inside(netns_name):
+        for name, value in values.items():
+            try:
+                with open(_sysctl_path(name), "w") as f:
+                    f.write(value)
+            except OSError as exc:
+                failures.append(f"{name}={value} ({exc.strerror})")
+    if failures:
+        raise TopologyError(f"cannot pin sysctls in namespace {netns_name}: " + "; ".join(failures))
+
+
+def read_sysctls(netns_name: str, names: list[str]) -> dict[str, str]:
+    values = {}
+    with inside(netns_name):
+        for name in names:
+            try:
+                with open(_sysctl_path(name)) as f:
+                    values[name] = " ".join(f.read().split())
+            except OSError:
+                values[name] = "(absent)"
+    return values
+
+
+def remove_namespace(name: str) -> None:
+    """Kill what still runs in a namespace of ours (by PID), then remove it."""
+    if not os.path.exists(os.path.join(NETNS_DIR, name)):
+        return
+    for pid in _pids_in(name):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(FileNotFoundError):
+        netns.remove(name)
+
+
+def _pids_in(name: str) -> list[int]:
+    """PIDs whose network namespace is the named one (compared by inode)."""
+    try:
+        target = os.stat(os.path.join(NETNS_DIR, name)).st_ino
+    except FileNotFoundError:
+        return []
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            if os.stat(f"/proc/{entry}/ns/net").st_ino == target:
+                pids.append(int(entry))
+        except OSError:
+            continue
+    return pids
+
+
+def our_namespaces() -> list[str]:
+    try:
+        names = os.listdir(NETNS_DIR)
+    except FileNotFoundError:
+        return []
+    return sorted(n for n in names if _NAME_RE.match(n))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_leftovers() -> list[str]:
+    """Remove namespaces left by runs whose process is gone; return their names."""
+    removed = []
+    for name in our_namespaces():
+        match = _NAME_RE.match(name)
+        assert match is not None
+        if not _alive(int(match.group(1))):
+            remove_namespace(name)
+            removed.append(name)
+    return removed
+
+
+@atexit.register
+def _teardown_live() -> None:
+    """Backstop for an interpreter that exits without running fixture finalizers."""
+    for topo in list(_LIVE):
+        topo.teardown()

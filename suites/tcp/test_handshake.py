@@ -1,0 +1,14 @@
+"""Connection establishment (RFC 9293 section 3.5, processing in 3.10.7.2)."""
+
+import pytest
+
+
+@pytest.mark.rfc("9293", "3.10.7.2", level="MUST")
+def test_syn_ack_acknowledges_isn_plus_one(tcp):
+    """A listener answers our SYN with SYN-ACK whose ACK is our ISN + 1 (the SYN's one
+    sequence number), so the tester's relative ack is 1."""
+    port, _ = tcp.listen()
+    peer = tcp.peer(port)
+    peer.send_syn()
+    seen = peer.expect(flags="SA", ack=1, within=1.0, what="SYN-ACK to our SYN")
+    tcp.measure("SYN -> SYN-ACK", seen.delay_s)
