@@ -67,9 +67,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _sigterm_as_interrupt(_signum: int, _frame: FrameType | None) -> None:
-    """SIGTERM takes the same path as Ctrl-C, so fixtures tear namespaces down."""
-    raise KeyboardInterrupt
+def _install_sigterm_as_interrupt() -> None:
+    """SIGTERM takes the same path as Ctrl-C, so fixtures tear namespaces down.
+
+    Only in this process: children forked later (pyroute2 forks to enter namespaces) inherit
+    the handler, and must simply exit on SIGTERM, never unwind the parent's stack.
+    """
+    main_pid = os.getpid()
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if os.getpid() != main_pid:
+            os._exit(128 + signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -86,7 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     removed = remove_leftovers()
     if removed:
         print(f"netconform: removed {len(removed)} namespace(s) left by killed runs")
-    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    _install_sigterm_as_interrupt()
     _clear(RESULTS_DIR)
     extra = [a for a in args.pytest_args if a != "--"]
     pytest_args = [

@@ -112,22 +112,42 @@ def tolerance(pytestconfig: pytest.Config) -> Tolerance:
     )
 
 
+CASE_KEY = pytest.StashKey[TcpCase]()
+
+
 @pytest.fixture
 def tcp(request: pytest.FixtureRequest, test_bed: TestBed) -> Iterator[TcpCase]:
-    """One test's TCP context; its capture and control transcript become evidence."""
+    """One test's TCP context. Its capture and control transcript are attached to the
+    test when its body ends (see pytest_runtest_call); teardown resets what is left."""
     case = TcpCase(test_bed)
-    allure_report.attach_text(
-        "target environment",
-        "\n".join(f"{k} = {v}" for k, v in sorted(test_bed.environment().items())),
-    )
+    request.node.stash[CASE_KEY] = case
     try:
         yield case
     finally:
-        frames, transcript = case.finish()
-        if case.measurements:
-            allure_report.attach_text("measured", "\n".join(case.measurements))
-        pcap_dir = Path(request.config.getoption("pcap_dir"))
-        allure_report.attach_evidence(request.node.nodeid, frames, transcript, pcap_dir)
+        case.finish()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    """Attach the evidence inside the test's own Allure result, pass or fail."""
+    try:
+        return (yield)
+    finally:
+        case = item.stash.get(CASE_KEY, None)
+        if case is not None:
+            _attach_case(item, case)
+
+
+def _attach_case(item: pytest.Item, case: TcpCase) -> None:
+    frames, transcript = case.evidence()
+    pcap_dir = Path(item.config.getoption("pcap_dir"))
+    allure_report.attach_evidence(item.nodeid, frames, transcript, pcap_dir)
+    if case.measurements:
+        allure_report.attach_text("measured", "\n".join(case.measurements))
+    env = case.bed.environment()
+    allure_report.attach_text(
+        "target environment", "\n".join(f"{k} = {v}" for k, v in sorted(env.items()))
+    )
 
 
 @pytest.fixture(autouse=True)

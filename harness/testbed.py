@@ -76,6 +76,9 @@ class TcpCase:
     handles: list[int] = field(default_factory=list)
     measurements: list[str] = field(default_factory=list)  # INFO: what was measured
 
+    def __repr__(self) -> str:  # short: pytest prints it beside every failing line
+        return f"TcpCase(target={self.bed.target_name}, connections={len(self.connections)})"
+
     def __post_init__(self) -> None:
         self.bed.link.start_capture()
         self._transcript_start = len(self.control.transcript)
@@ -152,14 +155,16 @@ class TcpCase:
         self.connections.append(conn)
         return conn
 
-    def finish(self) -> tuple[list[Frame], list[str]]:
-        """Reset the tester's connections, close the target's handles, return the evidence."""
+    def evidence(self) -> tuple[list[Frame], list[str]]:
+        """Every frame on the link and every control line since the test began."""
+        self.bed.link.drain()
+        return list(self.bed.link.captured), self.control.transcript[self._transcript_start :]
+
+    def finish(self) -> None:
+        """Reset the tester's connections and close the target's handles."""
         for conn in self.connections:
             with contextlib.suppress(OSError):
                 conn.peer.reset()
         for handle in reversed(self.handles):
             with contextlib.suppress(HarnessError, AgentReplyError):
                 self.control.request("close", handle=handle)
-        self.bed.link.drain()
-        transcript = self.control.transcript[self._transcript_start :]
-        return list(self.bed.link.captured), transcript

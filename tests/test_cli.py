@@ -1,0 +1,114 @@
+"""The netconform command as a user meets it: one-line errors, cleanup, the report."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import topology
+
+CLI = [sys.executable, "-m", "harness.cli"]
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args, env=None, cwd=REPO, timeout=120):
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout
+    )
+
+
+def assert_one_line_error(result, text):
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert lines == [lines[0]] and text in lines[0], result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_unknown_target_is_one_line():
+    result = run_cli("run", "--target", "bogus")
+    assert_one_line_error(result, "unknown target 'bogus'; known targets: linux")
+
+
+@pytest.mark.needs_root
+def test_missing_system_dependency_is_one_line_and_leaves_no_namespace(tmp_path):
+    before = set(topology.our_namespaces())
+    env = {**os.environ, "PATH": str(tmp_path)}  # neither ip nor ethtool on the PATH
+    result = run_cli("run", "--no-report", env=env)
+    assert_one_line_error(result, "missing system dependency: ip (Debian package iproute2)")
+    assert set(topology.our_namespaces()) == before
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) not installed")
+def test_running_without_root_is_one_line():
+    cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *CLI, "run"]
+    result = subprocess.run(
+        cmd, capture_output=True, text=True, cwd="/", env={**os.environ, "PYTHONPATH": str(REPO)}
+    )
+    assert_one_line_error(result, "netconform needs root")
+
+
+SLOW_SUITE = """
+import time
+import pytest
+
+@pytest.mark.rfc("9293", "3.4", level="MUST")
+def test_slow(tcp):
+    tcp.connect_to_target()
+    time.sleep(60)
+"""
+
+
+@pytest.mark.needs_root
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupted_run_removes_its_namespaces_and_processes(tmp_path, sig):
+    suite = tmp_path / "test_slow.py"
+    suite.write_text(SLOW_SUITE)
+    proc = subprocess.Popen(
+        [*CLI, "run", "--no-report", "--suite", str(suite)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    mine = []
+    deadline = time.monotonic() + 30
+    while not mine and time.monotonic() < deadline:
+        mine = [n for n in topology.our_namespaces() if f"-{proc.pid}-" in n]
+        time.sleep(0.1)
+    assert mine, "the run never created its namespaces"
+    agent_pids = topology._pids_in(mine[-1])
+    time.sleep(0.5)
+    proc.send_signal(sig)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode in (2, 130), out
+    assert not [n for n in topology.our_namespaces() if f"-{proc.pid}-" in n]
+    for pid in agent_pids:
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        )
+
+
+@pytest.mark.needs_root
+def test_run_builds_the_html_report(tmp_path):
+    """The main job's path: suites run, results written, Allure 3 builds one index.html."""
+    suite = REPO / "suites" / "tcp" / "test_handshake.py"
+    result = run_cli("run", "--suite", str(suite), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    index = tmp_path / "reports" / "allure-report" / "index.html"
+    assert f"HTML report at {index}" in result.stdout
+    summary = json.loads((tmp_path / "reports" / "allure-report" / "summary.json").read_text())
+    assert summary["stats"] == {"total": 1, "passed": 1}
+    assert (tmp_path / "reports" / "junit.xml").exists()
+    assert list((tmp_path / "reports" / "pcaps").glob("*.pcap"))
+
+
+def test_doctor_lists_every_dependency():
+    result = run_cli("doctor")
+    for name in ("ip", "ethtool", "tshark", "node", "npm", "allure"):
+        assert any(line.startswith(name) for line in result.stdout.splitlines()), result.stdout

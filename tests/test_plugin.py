@@ -1,0 +1,104 @@
+"""The pytest plugin, exercised through pytester: options, markers, verdicts, evidence."""
+
+import json
+
+import pytest
+
+VERDICTS = """
+import pytest
+from harness.errors import ConformanceFailure, Unsupported
+
+@pytest.mark.rfc("5681", "4.2", level="SHOULD")
+def test_should_broken():
+    raise ConformanceFailure("no immediate duplicate ACK")
+
+@pytest.mark.rfc("9293", "3.8.6.3", req="MUST-40")
+def test_must_broken():
+    raise ConformanceFailure("ACK after 800 ms")
+
+@pytest.mark.rfc("9293", "3.4", level="MUST")
+def test_unsupported():
+    raise Unsupported("target cannot 'abort'")
+
+@pytest.mark.rfc("9293", "3.4", level="MUST")
+def test_pass():
+    assert 1 + 1 == 2
+"""
+
+
+def test_should_is_warn_must_is_fail_missing_operation_is_unsupported(pytester):
+    pytester.makepyfile(VERDICTS)
+    result = pytester.runpytest_subprocess("-rs")
+    result.assert_outcomes(passed=2, failed=1, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*SHOULD-level deviations (WARN)*",
+            "*test_should_broken*",
+            "*WARN (RFC 5681 §4.2 (SHOULD), a SHOULD): no immediate duplicate ACK*",
+            "*UNSUPPORTED: target cannot 'abort'*",
+        ]
+    )
+
+
+def test_strict_turns_warn_into_fail(pytester):
+    pytester.makepyfile(VERDICTS)
+    result = pytester.runpytest_subprocess("--strict")
+    result.assert_outcomes(passed=1, failed=2, skipped=1)
+
+
+def test_unknown_target_is_a_one_line_usage_error(pytester):
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest_subprocess("--target=bogus")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unknown target 'bogus'; known targets: linux*"])
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_malformed_rfc_marker_fails_collection(pytester):
+    pytester.makepyfile("""
+        import pytest
+        @pytest.mark.rfc("9293", "3.4", req="MUST40")
+        def test_x(): pass
+    """)
+    result = pytester.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*bad rfc marker: requirement ID must look like MUST-40*"])
+
+
+def test_options_are_listed_in_help(pytester):
+    result = pytester.runpytest_subprocess("--help")
+    result.stdout.fnmatch_lines(["*--target=TARGET*", "*--timing-floor=MS*", "*--timing-pct=PCT*"])
+
+
+WRONG_EXPECTATION = """
+import pytest
+
+@pytest.mark.rfc("9293", "3.10.7.4", level="MUST")
+def test_wrong_ack(tcp):
+    peer = tcp.connect_to_target().peer
+    peer.send(b"x" * 100)
+    peer.expect(flags="A", ack=999, within=0.3, what="an impossible ACK")
+"""
+
+
+@pytest.mark.needs_root
+def test_failing_check_against_linux_shows_expected_and_actual_with_evidence(pytester):
+    """A check that cannot hold fails with both segments in the message, and the
+    report still gets its labels, pcap and packet list."""
+    pytester.makepyfile(test_tcp_wrong=WRONG_EXPECTATION)
+    pcaps, results = pytester.path / "pcaps", pytester.path / "results"
+    result = pytester.runpytest_subprocess(f"--pcap-dir={pcaps}", f"--alluredir={results}")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "expected an impossible ACK: [A] ack=999 from the target within 300 ms" in out
+    assert "target [A] seq=1 ack=101 win=" in out and "-- ack 101 (want 999)" in out
+    (pcap,) = pcaps.glob("*.pcap")
+    assert pcap.stat().st_size > 24 + 3 * (16 + 54)  # header + at least handshake and data
+    (result_file,) = results.glob("*-result.json")
+    data = json.loads(result_file.read_text())
+    labels = {(label["name"], label["value"]) for label in data["labels"]}
+    assert ("story", "§3.10.7.4 MUST") in labels and ("severity", "critical") in labels
+    assert data["status"] == "failed"
+    names = {a["name"] for a in data["attachments"]}
+    assert {"packets", "capture.pcap", "control protocol", "target environment"} <= names
+    assert data["links"][0]["url"].endswith("rfc9293#section-3.10.7.4")

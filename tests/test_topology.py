@@ -1,0 +1,102 @@
+"""Namespaces and veth pairs: built as DESIGN.md says, and removed whatever happens."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from harness import topology
+from harness.errors import TopologyError
+
+pytestmark = pytest.mark.needs_root
+
+
+def namespaces():
+    return set(topology.our_namespaces())
+
+
+def test_pair_is_built_with_pinned_sysctls_and_removed():
+    before = namespaces()
+    topo = topology.create_tester_target()
+    try:
+        assert set(topo.namespaces) <= namespaces()
+        assert topo.sysctls["net.ipv4.tcp_congestion_control"] == "reno"
+        assert topo.sysctls["net.ipv6.conf.all.disable_ipv6"] == "1"
+        assert topo.tester.mac != topo.target.mac
+        neigh = subprocess.run(
+            ["ip", "-n", topo.target.netns, "neigh", "show", topo.tester.ip],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert topo.tester.mac in neigh and "PERMANENT" in neigh
+        addr = subprocess.run(
+            ["ip", "-n", topo.tester.netns, "-4", "addr", "show"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert "inet " not in addr, "the tester's side must carry no IP address"
+        offload = subprocess.run(
+            ["ip", "netns", "exec", topo.target.netns, "ethtool", "-k", "nc-target"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for feature in (
+            "tx-checksumming: off",
+            "tcp-segmentation-offload: off",
+            "generic-segmentation-offload: off",
+            "generic-receive-offload: off",
+        ):
+            assert feature in offload
+    finally:
+        topo.teardown()
+    assert namespaces() == before
+    topo.teardown()  # twice is harmless
+
+
+def test_sysctl_that_cannot_be_set_fails_loudly_and_leaves_nothing():
+    before = namespaces()
+    with pytest.raises(TopologyError, match=r"net\.ipv4\.no_such_knob"):
+        topology.create_tester_target(target_sysctls={"net.ipv4.no_such_knob": "1"})
+    assert namespaces() == before
+
+
+def test_root_namespace_sysctl_is_untouched():
+    with open("/proc/sys/net/ipv4/tcp_congestion_control") as f:
+        before = f.read()
+    topo = topology.create_tester_target()
+    topo.teardown()
+    with open("/proc/sys/net/ipv4/tcp_congestion_control") as f:
+        assert f.read() == before
+
+
+def test_leftovers_of_a_killed_run_are_removed_by_the_next():
+    code = (
+        "import os; from harness import topology; t = topology.create_tester_target();"
+        "print(' '.join(t.namespaces), flush=True); os._exit(9)"  # dies without teardown
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    left = set(out.split())
+    assert len(left) == 2 and left <= namespaces()
+    removed = topology.remove_leftovers()
+    assert left <= set(removed)
+    assert not (left & namespaces())
+
+
+def test_namespaces_of_a_live_run_are_kept():
+    topo = topology.create_tester_target()
+    try:
+        assert not set(topo.namespaces) & set(topology.remove_leftovers())
+    finally:
+        topo.teardown()
+
+
+def test_names_carry_the_pid():
+    topo = topology.create_tester_target()
+    try:
+        assert all(f"-{os.getpid()}-" in name for name in topo.namespaces)
+    finally:
+        topo.teardown()
