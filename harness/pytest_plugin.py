@@ -89,13 +89,13 @@ def _targets(config: pytest.Config) -> list[str]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "test_bed" in metafunc.fixturenames:
+    if "target" in metafunc.fixturenames:
         targets = _targets(metafunc.config)
-        metafunc.parametrize("test_bed", targets, indirect=True, scope="session", ids=targets)
+        metafunc.parametrize("target", targets, indirect=True, scope="session", ids=targets)
 
 
 @pytest.fixture(scope="session")
-def test_bed(request: pytest.FixtureRequest) -> Iterator[TestBed]:
+def target(request: pytest.FixtureRequest) -> Iterator[TestBed]:
     """The target named by the test's parameter, started on a topology of its own."""
     require_runtime()
     bed = TestBed(request.param)
@@ -116,10 +116,10 @@ CASE_KEY = pytest.StashKey[TcpCase]()
 
 
 @pytest.fixture
-def tcp(request: pytest.FixtureRequest, test_bed: TestBed) -> Iterator[TcpCase]:
+def tcp(request: pytest.FixtureRequest, target: TestBed) -> Iterator[TcpCase]:
     """One test's TCP context. Its capture and control transcript are attached to the
     test when its body ends (see pytest_runtest_call); teardown resets what is left."""
-    case = TcpCase(test_bed)
+    case = TcpCase(target)
     request.node.stash[CASE_KEY] = case
     try:
         yield case
