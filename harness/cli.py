@@ -67,11 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _install_sigterm_as_interrupt() -> None:
-    """SIGTERM takes the same path as Ctrl-C, so fixtures tear namespaces down.
+def _install_interrupt_handlers() -> None:
+    """Ctrl-C and SIGTERM both raise KeyboardInterrupt, so fixtures tear namespaces down.
 
-    Only in this process: children forked later (pyroute2 forks to enter namespaces) inherit
-    the handler, and must simply exit on SIGTERM, never unwind the parent's stack.
+    Installed explicitly: a shell that starts us in the background hands us SIGINT ignored.
+    Only this process unwinds: children forked later (pyroute2 forks to enter namespaces)
+    inherit the handler and must simply exit, never run the parent's cleanup twice.
     """
     main_pid = os.getpid()
 
@@ -80,24 +81,29 @@ def _install_sigterm_as_interrupt() -> None:
             os._exit(128 + signum)
         raise KeyboardInterrupt
 
+    signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    import pytest
-
     from harness import doctor
     from harness.targets import BUILT_IN, check_target_spec
-    from harness.topology import remove_leftovers
 
+    # Cheap checks first, before the heavy imports: a bad command line or a missing
+    # privilege is answered in one line at once.
     targets = args.target or list(BUILT_IN)
     for spec in targets:
         check_target_spec(spec)
     doctor.require_runtime()
+
+    import pytest
+
+    from harness.topology import remove_leftovers
+
+    _install_interrupt_handlers()
     removed = remove_leftovers()
     if removed:
         print(f"netconform: removed {len(removed)} namespace(s) left by killed runs")
-    _install_sigterm_as_interrupt()
     _clear(RESULTS_DIR)
     extra = [a for a in args.pytest_args if a != "--"]
     pytest_args = [

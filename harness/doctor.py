@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import SetupError
-from harness.report.allure_report import ALLURE_BIN, REPORT_TOOL_DIR
+
+# Kept free of heavy imports (Scapy, pyroute2): the root and dependency checks run first.
+REPORT_TOOL_DIR = Path(__file__).parent / "report"  # package.json of the Allure 3 CLI
+ALLURE_BIN = REPORT_TOOL_DIR / "node_modules" / ".bin" / "allure"
 
 
 @dataclass(frozen=True)

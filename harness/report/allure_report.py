@@ -10,13 +10,12 @@ from pathlib import Path
 
 import allure
 
+from harness.doctor import ALLURE_BIN, REPORT_TOOL_DIR
 from harness.errors import SetupError
 from harness.link import Frame, write_pcap
 from harness.report.packets import packet_list
 from harness.requirements import SEVERITY, Requirement
 
-REPORT_TOOL_DIR = Path(__file__).parent  # package.json for the Allure 3 CLI lives here
-ALLURE_BIN = REPORT_TOOL_DIR / "node_modules" / ".bin" / "allure"
 # One self-contained index.html, so that the report opens straight from disk (file://).
 ALLURE_CONFIG = REPORT_TOOL_DIR / "allurerc.json"
 

@@ -1,0 +1,92 @@
+"""IPv4 headers (RFC 791): fields, options kept as bytes, header checksum."""
+
+from __future__ import annotations
+
+import socket
+import struct
+from dataclasses import dataclass
+
+from reference_impl.wire.checksum import internet_checksum
+from reference_impl.wire.errors import WireError, need
+
+PROTO_ICMP = 1
+PROTO_TCP = 6
+PROTO_UDP = 17
+FLAG_DF = 0x2
+FLAG_MF = 0x1
+_HEADER = struct.Struct("!BBHHHBBH4s4s")
+
+
+def ip_to_bytes(ip: str) -> bytes:
+    try:
+        return socket.inet_aton(ip) if ip.count(".") == 3 else b""
+    except OSError:
+        return b""
+
+
+@dataclass(frozen=True, slots=True)
+class IPv4:
+    src: str
+    dst: str
+    proto: int
+    payload: bytes
+    ttl: int = 64
+    ident: int = 0
+    flags: int = FLAG_DF
+    frag_offset: int = 0
+    tos: int = 0
+    options: bytes = b""
+    header_checksum_ok: bool = True
+
+    @classmethod
+    def parse(cls, data: bytes) -> IPv4:
+        need(data, 20, "ipv4", "header")
+        ver_ihl, tos, total, ident, flags_frag, ttl, proto, _csum, src, dst = _HEADER.unpack_from(
+            data
+        )
+        if ver_ihl >> 4 != 4:
+            raise WireError("ipv4", "version", f"{ver_ihl >> 4} is not 4")
+        ihl = (ver_ihl & 0x0F) * 4
+        if ihl < 20:
+            raise WireError("ipv4", "ihl", f"header length {ihl} is below 20")
+        if total < ihl:
+            raise WireError("ipv4", "total_length", f"{total} is shorter than the header ({ihl})")
+        need(data, total, "ipv4", "total_length")
+        return cls(
+            socket.inet_ntoa(src),
+            socket.inet_ntoa(dst),
+            proto,
+            bytes(data[ihl:total]),
+            ttl,
+            ident,
+            flags_frag >> 13,
+            flags_frag & 0x1FFF,
+            tos,
+            bytes(data[20:ihl]),
+            internet_checksum(bytes(data[:ihl])) == 0,
+        )
+
+    def emit(self) -> bytes:
+        if len(self.options) % 4:
+            raise WireError("ipv4", "options", "length must be a multiple of 4")
+        src, dst = ip_to_bytes(self.src), ip_to_bytes(self.dst)
+        if len(src) != 4 or len(dst) != 4:
+            raise WireError("ipv4", "address", f"bad address {self.src!r} or {self.dst!r}")
+        ihl = 20 + len(self.options)
+        header = (
+            _HEADER.pack(
+                0x40 | ihl // 4,
+                self.tos,
+                ihl + len(self.payload),
+                self.ident,
+                (self.flags << 13) | self.frag_offset,
+                self.ttl,
+                self.proto,
+                0,
+                src,
+                dst,
+            )
+            + self.options
+        )
+        csum = internet_checksum(header)
+        return header[:10] + csum.to_bytes(2, "big") + header[12:] + self.payload
