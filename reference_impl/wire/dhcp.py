@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 import struct
 from dataclasses import dataclass
 
 from reference_impl.wire.errors import WireError, need
+from reference_impl.wire.ipv4 import bytes_to_ip, ip_to_bytes
 
 BOOTREQUEST, BOOTREPLY = 1, 2
 MAGIC_COOKIE = b"\x63\x82\x53\x63"
@@ -36,15 +36,14 @@ MESSAGE_TYPE_NAMES = {
 _FIXED = struct.Struct("!BBBBIHH4s4s4s4s16s64s128s")
 
 
-def _ip(raw: bytes) -> str:
-    return socket.inet_ntoa(raw)
+_ip = bytes_to_ip
 
 
 def _raw_ip(ip: str, fieldname: str) -> bytes:
-    try:
-        return socket.inet_aton(ip)
-    except OSError as exc:
-        raise WireError("dhcp", fieldname, f"not an IPv4 address: {ip!r}") from exc
+    raw = ip_to_bytes(ip)
+    if len(raw) != 4:
+        raise WireError("dhcp", fieldname, f"not an IPv4 address: {ip!r}")
+    return raw
 
 
 @dataclass(frozen=True, slots=True)

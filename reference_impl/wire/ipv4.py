@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import struct
 from dataclasses import dataclass
 
@@ -18,10 +17,15 @@ _HEADER = struct.Struct("!BBHHHBBH4s4s")
 
 
 def ip_to_bytes(ip: str) -> bytes:
-    try:
-        return socket.inet_aton(ip) if ip.count(".") == 3 else b""
-    except OSError:
+    """Dotted quad to 4 bytes; b"" if it is not one (callers raise their own WireError)."""
+    parts = ip.split(".")
+    if len(parts) != 4 or not all(p.isdigit() and int(p) < 256 for p in parts):
         return b""
+    return bytes(int(p) for p in parts)
+
+
+def bytes_to_ip(raw: bytes) -> str:
+    return f"{raw[0]}.{raw[1]}.{raw[2]}.{raw[3]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +57,8 @@ class IPv4:
             raise WireError("ipv4", "total_length", f"{total} is shorter than the header ({ihl})")
         need(data, total, "ipv4", "total_length")
         return cls(
-            socket.inet_ntoa(src),
-            socket.inet_ntoa(dst),
+            bytes_to_ip(src),
+            bytes_to_ip(dst),
             proto,
             bytes(data[ihl:total]),
             ttl,
