@@ -57,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="build the HTML report from reports/allure-results")
     report.set_defaults(func=cmd_report)
 
+    aimd = sub.add_parser("aimd", help="two reference flows share a bottleneck: plot AIMD")
+    aimd.add_argument("--seconds", type=float, default=60.0, help="simulated time (default 60)")
+    aimd.add_argument("--out", default="reports/aimd.svg", help="where the SVG plot goes")
+    aimd.set_defaults(func=cmd_aimd)
+
     doctor = sub.add_parser("doctor", help="check (or --install) what the harness needs")
     doctor.add_argument(
         "--install",
@@ -153,6 +158,31 @@ def cmd_report(_args: argparse.Namespace) -> int:
     if not RESULTS_DIR.is_dir() or not any(RESULTS_DIR.glob("*-result.json")):
         raise SetupError(f"no results in {RESULTS_DIR}; run `netconform run` first")
     print(f"netconform: HTML report at {_build_report()}")
+    return 0
+
+
+def cmd_aimd(args: argparse.Namespace) -> int:
+    from harness.report.aimd_plot import aimd_svg
+    from reference_impl.aimd import run_aimd
+
+    def progress(fraction: float) -> None:
+        print(
+            f"\rsimulating {fraction:4.0%}",
+            end="" if fraction < 1 else "\n",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    run = run_aimd(seconds=args.seconds, progress=progress if sys.stderr.isatty() else None)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(aimd_svg(run))
+    settle = args.seconds / 2
+    print(
+        f"fairness (Jain) after {settle:g} s: {run.fairness(settle):.3f}; "
+        f"bottleneck utilisation: {run.utilisation(settle):.0%}"
+    )
+    print(f"netconform: plot at {out.resolve()}")
     return 0
 
 

@@ -23,20 +23,38 @@ class Remote:
     window: int = 65535
     now: int = 0
 
-    def seg(self, rel_seq: int, flags: int = ACK, data: bytes = b"", *, ack: int | None = None,
-            window: int | None = None, options: tuple[TcpOption, ...] = ()) -> TcpSegment:
+    def seg(
+        self,
+        rel_seq: int,
+        flags: int = ACK,
+        data: bytes = b"",
+        *,
+        ack: int | None = None,
+        window: int | None = None,
+        options: tuple[TcpOption, ...] = (),
+    ) -> TcpSegment:
         ack_abs = add(self.conn.iss, 1 if ack is None else ack) if flags & ACK else 0
         if ack is None and flags & ACK:
             ack_abs = self.conn.snd_nxt
-        return TcpSegment(REMOTE, LOCAL, add(PEER_ISS, rel_seq), ack_abs, flags,
-                          self.window if window is None else window, data, options)
+        return TcpSegment(
+            REMOTE,
+            LOCAL,
+            add(PEER_ISS, rel_seq),
+            ack_abs,
+            flags,
+            self.window if window is None else window,
+            data,
+            options,
+        )
 
     def deliver(self, segment: TcpSegment, at_ms: float | None = None) -> list[TcpSegment]:
         if at_ms is not None:
             self.now = int(at_ms * MS)
         return self.conn.receive_segment(segment, now=self.now)
 
-    def send(self, rel_seq: int, data: bytes = b"", flags: int = ACK, **kw: object) -> list[TcpSegment]:
+    def send(
+        self, rel_seq: int, data: bytes = b"", flags: int = ACK, **kw: object
+    ) -> list[TcpSegment]:
         return self.deliver(self.seg(rel_seq, flags, data, **kw))  # type: ignore[arg-type]
 
     def tick(self, at_ms: float) -> list[TcpSegment]:
@@ -55,8 +73,14 @@ def syn(options: tuple[TcpOption, ...] = (Mss(1460),), window: int = 65535) -> T
     return TcpSegment(REMOTE, LOCAL, PEER_ISS, 0, SYN, window, b"", options)
 
 
-def established(profile: Profile = RFC, *, mss: int = 1460, sack: bool = False,
-                window: int = 65535, wscale: int | None = None) -> Remote:
+def established(
+    profile: Profile = RFC,
+    *,
+    mss: int = 1460,
+    sack: bool = False,
+    window: int = 65535,
+    wscale: int | None = None,
+) -> Remote:
     """A passive connection the scripted peer has opened: SYN, SYN-ACK, ACK."""
     options: list[TcpOption] = [Mss(mss)]
     if sack:

@@ -11,7 +11,9 @@ from reference_impl.wire.tcp import TcpSegment
 class Writer:
     """Actively opens, writes ``payload`` as buffer space allows, then closes."""
 
-    def __init__(self, payload: bytes, *, profile: Profile = RFC, iss: int = 7, port: int = 40000) -> None:
+    def __init__(
+        self, payload: bytes, *, profile: Profile = RFC, iss: int = 7, port: int = 40000
+    ) -> None:
         self.payload, self.offset = payload, 0
         self.conn = TcpConnection.connect(port, 80, iss=iss, now=0, profile=profile)
         self.closed = False

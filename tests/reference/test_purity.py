@@ -5,8 +5,20 @@ from pathlib import Path
 
 import reference_impl
 
-FORBIDDEN = {"socket", "time", "random", "threading", "asyncio", "select", "scapy", "harness",
-             "datetime", "secrets", "subprocess", "os"}
+FORBIDDEN = {
+    "socket",
+    "time",
+    "random",
+    "threading",
+    "asyncio",
+    "select",
+    "scapy",
+    "harness",
+    "datetime",
+    "secrets",
+    "subprocess",
+    "os",
+}
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -1,5 +1,7 @@
 """Flow control, zero-window probing, PSH, MSS and window scaling (RFC 9293 3.8.6, RFC 7323)."""
 
+import itertools
+
 from reference_impl.tcp.profiles import LINUX, RFC
 from reference_impl.tcp.seq import add
 from reference_impl.wire.tcp import ACK, PSH
@@ -56,7 +58,7 @@ def test_established_zero_window_stops_sending_and_probes_with_backoff():
         at = remote.conn.next_timer()
         (probe,) = remote.tick(at / MS)
         probes.append((at, remote.rel_seq(probe), len(probe.payload)))
-    gaps = [b[0] - a[0] for a, b in zip(probes, probes[1:], strict=False)]
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(probes)]
     assert all(rel == 1001 and size == 1 for _, rel, size in probes)  # one new byte
     assert gaps[1] == 2 * gaps[0]  # exponential backoff (SHLD-30)
 
@@ -98,7 +100,7 @@ def test_established_segments_follow_the_peers_mss():
 
 def test_established_nagle_holds_a_small_segment_while_data_is_unacked():
     remote = established()
-    (first,) = remote.conn.send(b"a", now=0)
+    (_first,) = remote.conn.send(b"a", now=0)
     assert remote.conn.send(b"b", now=0) == []
     (second,) = remote.send(1, ack=2)
     assert second.payload == b"b"

@@ -5,8 +5,8 @@ import pytest
 from reference_impl.tcp.connection import TcpConnection, TcpError, rst_for_unknown
 from reference_impl.tcp.listener import TcpListener, isn_generator
 from reference_impl.tcp.profiles import RFC
-from reference_impl.tcp.states import State, TransitionError, next_state, Event
 from reference_impl.tcp.seq import add
+from reference_impl.tcp.states import Event, State, TransitionError, next_state
 from reference_impl.wire.tcp import ACK, FIN, RST, SYN, Mss, SackPermitted, TcpSegment, WindowScale
 from tests.reference.helpers import ISS, LOCAL, MS, PEER_ISS, REMOTE, established, syn
 
@@ -25,8 +25,10 @@ def test_closed_active_open_sends_syn_with_options():
 def test_syn_sent_syn_ack_establishes_and_acks():
     conn = TcpConnection.connect(LOCAL, REMOTE, iss=ISS, now=0)
     conn.outgoing()
-    out = conn.receive_segment(TcpSegment(REMOTE, LOCAL, PEER_ISS, add(ISS, 1), SYN | ACK, 1000,
-                                          options=(Mss(500),)), now=10 * MS)
+    out = conn.receive_segment(
+        TcpSegment(REMOTE, LOCAL, PEER_ISS, add(ISS, 1), SYN | ACK, 1000, options=(Mss(500),)),
+        now=10 * MS,
+    )
     assert conn.state == State.ESTABLISHED
     assert [(s.flags, s.seq, s.ack) for s in out] == [(ACK, add(ISS, 1), add(PEER_ISS, 1))]
     assert conn.eff_mss == 500 and conn.rtt.srtt_us == 10 * MS
@@ -35,7 +37,9 @@ def test_syn_sent_syn_ack_establishes_and_acks():
 def test_syn_sent_bad_ack_draws_rst_at_that_ack():
     conn = TcpConnection.connect(LOCAL, REMOTE, iss=ISS, now=0)
     conn.outgoing()
-    (rst,) = conn.receive_segment(TcpSegment(REMOTE, LOCAL, PEER_ISS, ISS + 99, SYN | ACK, 1000), now=0)
+    (rst,) = conn.receive_segment(
+        TcpSegment(REMOTE, LOCAL, PEER_ISS, ISS + 99, SYN | ACK, 1000), now=0
+    )
     assert rst.flags == RST and rst.seq == ISS + 99
     assert conn.state == State.SYN_SENT
 
@@ -53,7 +57,9 @@ def test_syn_sent_simultaneous_open_goes_through_syn_received():
     (synack,) = conn.receive_segment(syn(), now=0)
     assert conn.state == State.SYN_RECEIVED
     assert synack.flags == SYN | ACK and synack.seq == ISS and synack.ack == add(PEER_ISS, 1)
-    conn.receive_segment(TcpSegment(REMOTE, LOCAL, add(PEER_ISS, 1), add(ISS, 1), SYN | ACK, 1000), now=0)
+    conn.receive_segment(
+        TcpSegment(REMOTE, LOCAL, add(PEER_ISS, 1), add(ISS, 1), SYN | ACK, 1000), now=0
+    )
     conn.receive_segment(TcpSegment(REMOTE, LOCAL, add(PEER_ISS, 1), add(ISS, 1), ACK, 1000), now=0)
     assert conn.state == State.ESTABLISHED
 
@@ -87,7 +93,9 @@ def test_syn_received_ack_establishes():
 def test_syn_received_bad_ack_draws_rst():
     conn = TcpConnection.accept_syn(syn(), iss=ISS, now=0)
     conn.outgoing()
-    (rst,) = conn.receive_segment(TcpSegment(REMOTE, LOCAL, add(PEER_ISS, 1), ISS + 50, ACK, 100), now=0)
+    (rst,) = conn.receive_segment(
+        TcpSegment(REMOTE, LOCAL, add(PEER_ISS, 1), ISS + 50, ACK, 100), now=0
+    )
     assert rst.flags == RST and rst.seq == ISS + 50 and conn.state == State.SYN_RECEIVED
 
 

@@ -28,12 +28,14 @@ def transfer(size, *, seed=1, profile=RFC, **impairments):
     sim.add("b", reader)
     sim.connect("a", "b", Link(delay_us=5_000, **impairments), Link(delay_us=5_000, **impairments))
     sim.send("a", "b", writer.first_segments())
-    sim.run(600 * S, stop=lambda: reader.closed and writer.conn.state in (State.TIME_WAIT, State.CLOSED))
+    sim.run(
+        600 * S, stop=lambda: reader.closed and writer.conn.state in (State.TIME_WAIT, State.CLOSED)
+    )
     return data, writer, reader, sim
 
 
 def test_transfer_clean_link_delivers_1mb_and_closes():
-    data, writer, reader, sim = transfer(1 << 20)
+    data, writer, reader, _sim = transfer(1 << 20)
     assert bytes(reader.received) == data
     assert writer.conn.state == State.TIME_WAIT
     assert reader.conn.state in (State.LAST_ACK, State.CLOSED)
@@ -42,8 +44,9 @@ def test_transfer_clean_link_delivers_1mb_and_closes():
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("profile", [RFC, LINUX], ids=["rfc", "linux"])
 def test_transfer_lossy_reordering_duplicating_link_delivers_1mb_intact(seed, profile):
-    data, writer, reader, sim = transfer(1 << 20, seed=seed, profile=profile, loss=0.02,
-                                         duplicate=0.01, reorder=0.02)
+    data, _writer, reader, sim = transfer(
+        1 << 20, seed=seed, profile=profile, loss=0.02, duplicate=0.01, reorder=0.02
+    )
     assert hashlib.sha256(reader.received).hexdigest() == hashlib.sha256(data).hexdigest()
     assert sim.links[("a", "b")].dropped > 0  # the link really did lose segments
 
