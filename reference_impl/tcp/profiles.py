@@ -40,6 +40,16 @@ class Profile:
     persist_max_us: int = 60 * S
     time_wait_us: int = 60 * S  # 2 MSL (configurable; RFC 9293 says 2 x 2 minutes)
 
+    def __post_init__(self) -> None:
+        if not 0 < self.ack_delay_us < 500 * MS:
+            raise ValueError(
+                f"ack_delay_us must be below 500 ms (RFC 9293 MUST-40), got {self.ack_delay_us}"
+            )
+        if self.min_rto_us > self.max_rto_us or self.max_rto_us < 60 * S:
+            raise ValueError("RTO bounds: min <= max and a maximum of at least 60 s (RFC 6298 2.5)")
+        if self.mss < 88 or self.rcvbuf < self.mss:
+            raise ValueError(f"mss {self.mss} and rcvbuf {self.rcvbuf} do not make a usable window")
+
     def with_(self, **changes: object) -> Profile:
         return replace(self, **changes)  # type: ignore[arg-type]
 

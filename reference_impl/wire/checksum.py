@@ -11,14 +11,19 @@ from __future__ import annotations
 import struct
 
 
+def fold(value: int) -> int:
+    """Reduce a big-endian integer made of 16-bit words to their one's-complement sum."""
+    total = value % 0xFFFF
+    if total == 0 and value:
+        return 0xFFFF  # a non-zero sum that is a multiple of 0xFFFF is 0xFFFF ("negative zero")
+    return total
+
+
 def ones_complement_sum(data: bytes) -> int:
     """The 16-bit one's-complement sum of ``data`` (odd length padded with a zero byte)."""
     if len(data) & 1:
         data += b"\x00"
-    total = int.from_bytes(data, "big") % 0xFFFF
-    if total == 0 and any(data):
-        return 0xFFFF  # a non-zero sum that is a multiple of 0xFFFF is 0xFFFF ("negative zero")
-    return total
+    return fold(int.from_bytes(data, "big"))
 
 
 def internet_checksum(data: bytes) -> int:

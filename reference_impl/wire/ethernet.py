@@ -13,14 +13,32 @@ BROADCAST = "ff:ff:ff:ff:ff:ff"
 _HEADER = struct.Struct("!6s6sH")
 
 
+_TO_BYTES: dict[str, bytes] = {}
+_TO_TEXT: dict[bytes, str] = {}
+
+
 def mac_to_bytes(mac: str) -> bytes:
+    raw = _TO_BYTES.get(mac)
+    if raw is not None:
+        return raw
     try:
         raw = bytes.fromhex(mac.replace(":", ""))
     except ValueError:
         raw = b""
     if len(raw) != 6:
         raise WireError("ethernet", "mac", f"not a MAC address: {mac!r}")
+    if len(_TO_BYTES) < 4096:
+        _TO_BYTES[mac] = raw
     return raw
+
+
+def bytes_to_mac(raw: bytes) -> str:
+    text = _TO_TEXT.get(raw)
+    if text is None:
+        text = raw.hex(":")
+        if len(_TO_TEXT) < 4096:
+            _TO_TEXT[raw] = text
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +52,7 @@ class Ethernet:
     def parse(cls, data: bytes) -> Ethernet:
         need(data, 14, "ethernet", "header")
         dst, src, ethertype = _HEADER.unpack_from(data)
-        return cls(dst.hex(":"), src.hex(":"), ethertype, bytes(data[14:]))
+        return cls(bytes_to_mac(dst), bytes_to_mac(src), ethertype, data[14:])
 
     def emit(self) -> bytes:
         return (

@@ -16,16 +16,34 @@ FLAG_MF = 0x1
 _HEADER = struct.Struct("!BBHHHBBH4s4s")
 
 
+# A host sees few distinct addresses: remembering the conversions keeps them off the hot path.
+_TO_BYTES: dict[str, bytes] = {}
+_TO_TEXT: dict[bytes, str] = {}
+_CACHE_LIMIT = 4096
+
+
 def ip_to_bytes(ip: str) -> bytes:
     """Dotted quad to 4 bytes; b"" if it is not one (callers raise their own WireError)."""
-    parts = ip.split(".")
-    if len(parts) != 4 or not all(p.isdigit() and int(p) < 256 for p in parts):
-        return b""
-    return bytes(int(p) for p in parts)
+    raw = _TO_BYTES.get(ip)
+    if raw is None:
+        parts = ip.split(".")
+        if len(parts) != 4 or not all(p.isdigit() and int(p) < 256 for p in parts):
+            return b""
+        raw = bytes(int(p) for p in parts)
+        if len(_TO_BYTES) >= _CACHE_LIMIT:
+            _TO_BYTES.clear()
+        _TO_BYTES[ip] = raw
+    return raw
 
 
 def bytes_to_ip(raw: bytes) -> str:
-    return f"{raw[0]}.{raw[1]}.{raw[2]}.{raw[3]}"
+    text = _TO_TEXT.get(raw)
+    if text is None:
+        text = "%d.%d.%d.%d" % tuple(raw[:4])  # noqa: UP031  (the fastest spelling)
+        if len(_TO_TEXT) >= _CACHE_LIMIT:
+            _TO_TEXT.clear()
+        _TO_TEXT[bytes(raw)] = text
+    return text
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,11 @@ The hot path of the reference: struct-based, slotted frozen dataclasses, no Scap
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from reference_impl.wire.checksum import transport_checksum
+from reference_impl.wire.checksum import fold, pseudo_header, transport_checksum
 from reference_impl.wire.errors import WireError, need
 from reference_impl.wire.ipv4 import PROTO_TCP, ip_to_bytes
 
@@ -67,12 +69,19 @@ class UnknownOption:
     data: bytes
 
 
+_NOP = Nop()
 TcpOption = Eol | Nop | Mss | WindowScale | SackPermitted | Sack | Timestamps | UnknownOption
 _FIXED_LENGTH = {2: 4, 3: 3, 4: 2, 8: 10}
 
 
+_NOP_NOP_TS = b"\x01\x01\x08\x0a"
+_TS = struct.Struct("!II")
+
+
 def parse_options(data: bytes) -> tuple[TcpOption, ...]:
     """Decode an option list; illegal lengths raise WireError (RFC 9293 MUST-7)."""
+    if len(data) == 12 and data[:4] == _NOP_NOP_TS:  # the common data-segment layout
+        return (_NOP, _NOP, Timestamps(*_TS.unpack_from(data, 4)))
     options: list[TcpOption] = []
     i, end = 0, len(data)
     while i < end:
@@ -81,7 +90,7 @@ def parse_options(data: bytes) -> tuple[TcpOption, ...]:
             options.append(Eol())
             break  # the rest is padding
         if kind == 1:
-            options.append(Nop())
+            options.append(_NOP)
             i += 1
             continue
         if i + 1 >= end:
@@ -117,32 +126,39 @@ def _decode_option(kind: int, body: bytes) -> TcpOption:
     return UnknownOption(kind, bytes(body))
 
 
+def _emit_sack(opt: Sack) -> bytes:
+    return struct.pack(
+        f"!BB{2 * len(opt.blocks)}I",
+        5,
+        2 + 8 * len(opt.blocks),
+        *(edge for block in opt.blocks for edge in block),
+    )
+
+
+_EMITTERS: dict[type, Callable[[Any], bytes]] = {
+    Eol: lambda _o: b"\x00",
+    Nop: lambda _o: b"\x01",
+    Mss: lambda o: struct.pack("!BBH", 2, 4, o.value),
+    WindowScale: lambda o: struct.pack("!BBB", 3, 3, o.shift),
+    SackPermitted: lambda _o: b"\x04\x02",
+    Sack: _emit_sack,
+    Timestamps: lambda o: struct.pack("!BBII", 8, 10, o.tsval, o.tsecr),
+    UnknownOption: lambda o: struct.pack("!BB", o.kind, 2 + len(o.data)) + o.data,
+}
+
+
 def emit_options(options: tuple[TcpOption, ...]) -> bytes:
     """Encode options and pad with zeros to a 32-bit boundary (MUST-69)."""
-    out = bytearray()
-    for opt in options:
-        if isinstance(opt, Eol):
-            out.append(0)
-        elif isinstance(opt, Nop):
-            out.append(1)
-        elif isinstance(opt, Mss):
-            out += struct.pack("!BBH", 2, 4, opt.value)
-        elif isinstance(opt, WindowScale):
-            out += struct.pack("!BBB", 3, 3, opt.shift)
-        elif isinstance(opt, SackPermitted):
-            out += b"\x04\x02"
-        elif isinstance(opt, Sack):
-            out += struct.pack("!BB", 5, 2 + 8 * len(opt.blocks))
-            for left, right in opt.blocks:
-                out += struct.pack("!II", left, right)
-        elif isinstance(opt, Timestamps):
-            out += struct.pack("!BBII", 8, 10, opt.tsval, opt.tsecr)
-        else:
-            out += struct.pack("!BB", opt.kind, 2 + len(opt.data)) + opt.data
+    if (
+        len(options) == 3
+        and isinstance(options[2], Timestamps)
+        and options[0] == options[1] == _NOP
+    ):
+        return _NOP_NOP_TS + _TS.pack(options[2].tsval, options[2].tsecr)  # the common layout
+    out = b"".join([_EMITTERS[type(opt)](opt) for opt in options])
     if len(out) > 40:
         raise WireError("tcp", "options", f"{len(out)} bytes of options exceed 40")
-    out += b"\x00" * (-len(out) % 4)
-    return bytes(out)
+    return out + b"\x00" * (-len(out) % 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,20 +198,26 @@ class TcpSegment:
 
     def emit(self, src: str, dst: str) -> bytes:
         opts = emit_options(self.options) if self.options else b""
-        header = _HEADER.pack(
+        header_len = 20 + len(opts)
+        payload = self.payload
+        fields = (
             self.sport,
             self.dport,
             self.seq,
             self.ack,
-            (20 + len(opts)) // 4 << 4,
+            header_len << 2,
             self.flags,
             self.window,
-            0,
-            self.urgent,
         )
-        raw = header + opts + self.payload
-        csum = transport_checksum(ip_to_bytes(src), ip_to_bytes(dst), PROTO_TCP, raw)
-        return raw[:16] + csum.to_bytes(2, "big") + raw[18:]
+        pseudo = pseudo_header(
+            ip_to_bytes(src), ip_to_bytes(dst), PROTO_TCP, header_len + len(payload)
+        )
+        # The sum of concatenated even-length chunks is the sum of their sums (mod 0xFFFF), so
+        # each part is summed where it lies instead of building pseudo-header + segment.
+        total = int.from_bytes(pseudo + _HEADER.pack(*fields, 0, self.urgent) + opts, "big")
+        total += int.from_bytes(payload + b"\x00" if len(payload) & 1 else payload, "big")
+        csum = ~fold(total) & 0xFFFF
+        return b"".join((_HEADER.pack(*fields, csum, self.urgent), opts, payload))
 
     @property
     def seg_len(self) -> int:

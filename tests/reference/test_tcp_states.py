@@ -235,3 +235,22 @@ def test_established_data_across_the_2_32_wrap_is_accepted():
         remote.send(1 + 100 * i, bytes([i]) * 100)
     assert remote.conn.rcv_nxt == add(PEER_ISS, 401) < PEER_ISS  # wrapped past 2**32
     assert remote.conn.read(1000, now=0) == b"".join(bytes([i]) * 100 for i in range(4))
+
+
+def test_established_bad_checksum_is_dropped_silently():
+    from reference_impl.tcp import decode_checked
+
+    remote = established()
+    raw = bytearray(remote.seg(1, data=b"corrupt me").emit("198.18.0.1", "198.18.0.2"))
+    assert decode_checked("198.18.0.1", "198.18.0.2", bytes(raw)) is not None
+    raw[-1] ^= 0xFF
+    assert (
+        decode_checked("198.18.0.1", "198.18.0.2", bytes(raw)) is None
+    )  # never reaches the connection
+    assert decode_checked("198.18.0.1", "198.18.0.2", b"\x00" * 7) is None
+    assert remote.conn.readable == 0
+
+
+def test_profile_refuses_a_delayed_ack_of_500_ms():
+    with pytest.raises(ValueError, match="MUST-40"):
+        RFC.with_(ack_delay_us=500 * MS)
