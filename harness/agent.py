@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import socket
 import subprocess
 import sys
 import time
@@ -62,14 +63,37 @@ class AgentReplyError(Exception):
 
 
 class AgentClient:
-    """Speaks the control protocol to a target process over its stdin and stdout."""
+    """Speaks the control protocol to a target over its stdin/stdout or a Unix socket."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], name: str) -> None:
-        self.proc = proc
+    def __init__(
+        self,
+        name: str,
+        read_fd: int,
+        write: Callable[[bytes], None],
+        exit_status: Callable[[], str] = lambda: "still running",
+    ) -> None:
         self.name = name
+        self._read_fd, self._write_bytes, self._exit_status = read_fd, write, exit_status
         self.operations: frozenset[str] = frozenset()
         self.transcript: list[str] = []  # every line both ways, for the report
         self._buffer = b""
+
+    @classmethod
+    def over_process(cls, proc: subprocess.Popen[bytes], name: str) -> AgentClient:
+        assert proc.stdin is not None and proc.stdout is not None
+        stdin = proc.stdin
+
+        def write(data: bytes) -> None:
+            stdin.write(data)
+            stdin.flush()
+
+        return cls(name, proc.stdout.fileno(), write, lambda: _status(proc))
+
+    @classmethod
+    def over_socket(
+        cls, sock: socket.socket, proc: subprocess.Popen[bytes], name: str
+    ) -> AgentClient:
+        return cls(name, sock.fileno(), sock.sendall, lambda: _status(proc))
 
     def hello(self, timeout: float = 10.0) -> dict[str, Any]:
         reply = self.request("hello", timeout=timeout)
@@ -99,10 +123,8 @@ class AgentClient:
     def _write(self, message: dict[str, Any]) -> None:
         line = json.dumps(message, separators=(",", ":"))
         self.transcript.append("> " + line)
-        assert self.proc.stdin is not None
         try:
-            self.proc.stdin.write(line.encode() + b"\n")
-            self.proc.stdin.flush()
+            self._write_bytes(line.encode() + b"\n")
         except (BrokenPipeError, OSError) as exc:
             raise TargetError(f"target {self.name} is gone ({self._exit_status()}): {exc}") from exc
 
@@ -122,8 +144,7 @@ class AgentClient:
         return reply
 
     def _read_line(self, op: str, wait: float) -> bytes:
-        assert self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
+        fd = self._read_fd
         deadline = time.monotonic() + wait
         while b"\n" not in self._buffer:
             if len(self._buffer) > MAX_REPLY_BYTES:
@@ -146,9 +167,10 @@ class AgentClient:
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line.strip()
 
-    def _exit_status(self) -> str:
-        code = self.proc.poll()
-        return "still running" if code is None else f"exit status {code}"
+
+def _status(proc: subprocess.Popen[bytes]) -> str:
+    code = proc.poll()
+    return "still running" if code is None else f"exit status {code}"
 
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]

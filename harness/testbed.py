@@ -17,10 +17,21 @@ from harness.agent import AgentClient, AgentReplyError
 from harness.errors import HarnessError
 from harness.link import Frame, Link
 from harness.peer import TcpPeer
+from harness.targets import uses_tap
 from harness.targets.linux import LinuxTarget
+from harness.targets.stack import StackTarget, ref_command
 from harness.topology import TesterTarget, create_tester_target
 
 FIRST_PORT = 20000
+Target = LinuxTarget | StackTarget
+
+
+def make_target(spec: str, topology: TesterTarget, profile: str) -> Target:
+    if spec == "linux":
+        return LinuxTarget(topology)
+    if spec == "ref":
+        return StackTarget("ref", ref_command(profile), topology)
+    return StackTarget(spec, spec.removeprefix("cmd:"), topology)
 
 
 class TestBed:
@@ -28,11 +39,11 @@ class TestBed:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, target_name: str) -> None:
+    def __init__(self, target_name: str, profile: str = "rfc") -> None:
         self.target_name = target_name
-        self.topology: TesterTarget = create_tester_target()
+        self.topology: TesterTarget = create_tester_target(tap=uses_tap(target_name))
         try:
-            self.target = LinuxTarget(self.topology)
+            self.target = make_target(target_name, self.topology, profile)
             self.target.start()
             self.link = Link(self.topology.tester.netns, self.topology.tester.ifname)
         except BaseException:

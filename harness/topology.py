@@ -6,6 +6,12 @@ A TesterTarget pair is two namespaces joined by one veth pair:
                  no IP (crafted frames only)   198.18.0.2/24, permanent neighbour entry
                                                for the tester's address, sysctls pinned
 
+For a userspace stack (``tap=True``) the target namespace instead bridges the veth end to a
+TAP device, and no interface there carries an IP address, so the namespace's kernel stays
+silent; the stack answers for 198.18.0.2 with its own MAC (STACK_MAC):
+
+    [target ns]  nc-target --- nc-br (bridge) --- nc-tap  <-> the stack's process
+
 Names carry a run-unique prefix ``ncf-<pid>-<n>`` so that a later run can tell which
 namespaces belong to a run whose process is gone and remove them (``remove_leftovers``).
 Everything is created inside the new namespaces; the root namespace is never touched.
@@ -69,6 +75,9 @@ RECORDED_SYSCTLS = (
     "net.ipv4.tcp_syn_retries",
 )
 OFFLOADS_OFF = ("tx", "tso", "gso", "gro")
+STACK_MAC = "02:6e:63:00:00:02"  # locally administered; the userspace stack's address
+# A userspace stack's namespace: only quiet the link; the kernel there has no address.
+TAP_TARGET_SYSCTLS = TESTER_SYSCTLS
 
 
 @dataclass(frozen=True)
@@ -118,9 +127,12 @@ def _run_name(role: str, n: int) -> str:
 def create_tester_target(
     subnet: str = "198.18.0.0/24",
     *,
-    target_sysctls: Mapping[str, str] = TARGET_SYSCTLS,
+    target_sysctls: Mapping[str, str] | None = None,
+    tap: bool = False,
 ) -> TesterTarget:
     """Create the pair; on any failure remove what was made and raise TopologyError."""
+    if target_sysctls is None:
+        target_sysctls = TAP_TARGET_SYSCTLS if tap else TARGET_SYSCTLS
     net = ipaddress.ip_network(subnet)
     tester_ip, target_ip = str(net.network_address + 1), str(net.network_address + 2)
     with _LOCK:
@@ -134,7 +146,12 @@ def create_tester_target(
             # Set before the veth exists so that IPv6 never comes up on it.
             write_sysctls(name, sysctls)
         tester_mac, target_mac = _make_veth(tester_ns, target_ns)
-        _configure_target(target_ns, target_ip, net.prefixlen, tester_ip, tester_mac)
+        if tap:
+            _bridge_to_tap(target_ns)
+            target_mac, target_if = STACK_MAC, "nc-tap"
+        else:
+            _configure_target(target_ns, target_ip, net.prefixlen, tester_ip, tester_mac)
+            target_if = "nc-target"
         _bring_up(tester_ns, "nc-tester")
         for ns, ifname in ((tester_ns, "nc-tester"), (target_ns, "nc-target")):
             _offloads_off(ns, ifname)
@@ -147,7 +164,7 @@ def create_tester_target(
         raise TopologyError(f"could not build the test topology: {exc}") from exc
     topo = TesterTarget(
         tester=Endpoint(tester_ns, "nc-tester", tester_mac, tester_ip),
-        target=Endpoint(target_ns, "nc-target", target_mac, target_ip),
+        target=Endpoint(target_ns, target_if, target_mac, target_ip),
         prefixlen=net.prefixlen,
         sysctls=pinned,
     )
@@ -183,6 +200,20 @@ def _configure_target(
         ns.link("set", index=idx, state="up")
         # The tester answers no ARP: the target learns the tester's MAC from this entry.
         ns.neigh("add", dst=tester_ip, lladdr=tester_mac, ifindex=idx, state=NUD_PERMANENT)
+
+
+def _bridge_to_tap(target_ns: str) -> None:
+    """A bridge joining the veth end and a persistent TAP device; no addresses anywhere."""
+    with NetNS(target_ns) as ns:
+        ns.link("set", index=ns.link_lookup(ifname="lo")[0], state="up")
+        ns.link("add", ifname="nc-br", kind="bridge", br_stp_state=0, br_forward_delay=0)
+        ns.link("add", ifname="nc-tap", kind="tuntap", mode="tap")
+        bridge = ns.link_lookup(ifname="nc-br")[0]
+        for port in ("nc-target", "nc-tap"):
+            index = ns.link_lookup(ifname=port)[0]
+            ns.link("set", index=index, master=bridge)
+            ns.link("set", index=index, state="up")
+        ns.link("set", index=bridge, state="up")
 
 
 def _bring_up(netns_name: str, ifname: str) -> None:

@@ -16,7 +16,9 @@ def start(script: str) -> AgentClient:
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )
-    return AgentClient(proc, "fake")
+    client = AgentClient.over_process(proc, "fake")
+    client.proc = proc  # for the fixture's cleanup
+    return client
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ class LinuxTarget:
     def start(self) -> None:
         argv = [sys.executable, "-m", "harness.targets.linux_agent"]
         self.process = NamespaceProcess(self.topology.target.netns, argv)
-        self._client = AgentClient(self.process.popen, self.name)
+        self._client = AgentClient.over_process(self.process.popen, self.name)
         try:
             self.hello = self._client.hello()
         except HarnessError as exc:

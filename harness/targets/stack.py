@@ -1,0 +1,135 @@
+"""Userspace stacks on a TAP device: the reference (``ref``) and any command (``cmd:...``).
+
+A ``cmd:`` line is split like a shell would and may use these placeholders:
+{tap} the TAP device, {ip} the stack's address, {prefix} its prefix length, {mac} the MAC it
+must use, {tester_ip}/{tester_mac} the tester's (for a static neighbour entry), {ctl} a Unix
+socket path the stack listens on for the control protocol (without {ctl}: stdin/stdout).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import socket
+import sys
+import tempfile
+import time
+
+from harness.agent import AgentClient
+from harness.errors import HarnessError, TargetError
+from harness.targets.process import NamespaceProcess
+from harness.topology import TesterTarget
+
+CTL_WAIT_S = 10.0
+
+
+def ref_command(profile: str) -> str:
+    """The reference host, started exactly as a student's stack would be."""
+    return (
+        f"{shlex.quote(sys.executable)} -m harness.targets.refstack --tap {{tap}} "
+        f"--ip {{ip}}/{{prefix}} --mac {{mac}} --neighbor {{tester_ip}}={{tester_mac}} "
+        f"--profile {profile}"
+    )
+
+
+class StackTarget:
+    def __init__(self, name: str, command: str, topology: TesterTarget) -> None:
+        self.name, self.command, self.topology = name, command, topology
+        self.ip, self.mac = topology.target.ip, topology.target.mac
+        self.process: NamespaceProcess | None = None
+        self._client: AgentClient | None = None
+        self._ctl_dir: str | None = None
+        self._sock: socket.socket | None = None
+        self.hello: dict[str, object] = {}
+
+    def argv(self) -> list[str]:
+        topo = self.topology
+        values = {
+            "tap": topo.target.ifname,
+            "ip": topo.target.ip,
+            "prefix": str(topo.prefixlen),
+            "mac": topo.target.mac,
+            "tester_ip": topo.tester.ip,
+            "tester_mac": topo.tester.mac,
+            "ctl": self._ctl_path() if "{ctl}" in self.command else "",
+        }
+        try:
+            return [part.format(**values) for part in shlex.split(self.command)]
+        except (KeyError, ValueError, IndexError) as exc:
+            raise TargetError(
+                f"bad placeholder in the command line {self.command!r}: {exc}"
+            ) from exc
+
+    def _ctl_path(self) -> str:
+        if self._ctl_dir is None:
+            self._ctl_dir = tempfile.mkdtemp(prefix="netconform-ctl-")
+        return os.path.join(self._ctl_dir, "ctl.sock")
+
+    def start(self) -> None:
+        argv = self.argv()
+        self.process = NamespaceProcess(self.topology.target.netns, argv)
+        try:
+            if "{ctl}" in self.command:
+                self._sock = self._connect_ctl()
+                self._client = AgentClient.over_socket(self._sock, self.process.popen, self.name)
+            else:
+                self._client = AgentClient.over_process(self.process.popen, self.name)
+            self.hello = self._client.hello()
+        except HarnessError as exc:
+            stderr = self.process.stderr_text()
+            self.stop()
+            raise TargetError(f"{exc}; its stderr: {stderr.strip()[-800:] or '(empty)'}") from exc
+
+    def _connect_ctl(self) -> socket.socket:
+        assert self.process is not None
+        path, deadline = self._ctl_path(), time.monotonic() + CTL_WAIT_S
+        while time.monotonic() < deadline:
+            if self.process.popen.poll() is not None:
+                raise TargetError(
+                    f"target {self.name} exited with status {self.process.popen.returncode} "
+                    "before opening its control socket"
+                )
+            if os.path.exists(path):
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    sock.connect(path)
+                    return sock
+                except OSError:
+                    sock.close()
+            time.sleep(0.02)
+        raise TargetError(
+            f"target {self.name} did not open its control socket {{ctl}} within {CTL_WAIT_S:.0f} s"
+        )
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.popen.poll() is None
+
+    @property
+    def control(self) -> AgentClient:
+        if self._client is None:
+            raise TargetError(f"the target {self.name} was not started")
+        return self._client
+
+    def environment(self) -> dict[str, str]:
+        env = {"target": self.name, "command": " ".join(shlex.quote(a) for a in self.argv())}
+        env.update(self.topology.sysctls)
+        return env
+
+    def stop(self) -> None:
+        if self._client is not None and self.alive:
+            with contextlib.suppress(HarnessError, OSError):
+                self._client.request("quit", timeout=1.0)
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
+        if self._ctl_dir is not None:
+            with contextlib.suppress(OSError):
+                for entry in os.listdir(self._ctl_dir):
+                    os.unlink(os.path.join(self._ctl_dir, entry))
+                os.rmdir(self._ctl_dir)
+            self._ctl_dir = None

@@ -1,0 +1,349 @@
+"""A whole sans-I/O host: ARP, IPv4, ICMP echo, TCP and UDP over Ethernet frames.
+
+    host = Host(HostConfig(mac=..., ip=..., prefixlen=24))
+    frames = host.receive_frame(frame_bytes, now=now)   # frames to put on the wire
+    host.next_timer(); host.on_timer(now=now)            # the caller drives time
+    frames = host.flush()                                # after socket calls (listen, send, ...)
+
+Routing is RFC 1122 3.3.1: a destination inside our prefix is on-link and resolved by ARP
+(RFC 826); anything else goes to the gateway's MAC. Bad input from the wire never raises: a
+frame that does not parse, a bad IP header checksum or a bad TCP/UDP checksum is dropped and
+counted in ``host.drops``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+from reference_impl.tcp import decode_checked
+from reference_impl.tcp.connection import TcpConnection, rst_for_unknown
+from reference_impl.tcp.listener import TcpListener, isn_generator
+from reference_impl.tcp.profiles import RFC, Profile
+from reference_impl.tcp.states import State
+from reference_impl.wire.arp import REPLY, REQUEST, Arp
+from reference_impl.wire.checksum import internet_checksum
+from reference_impl.wire.errors import WireError
+from reference_impl.wire.ethernet import BROADCAST, ETH_P_ARP, ETH_P_IP, Ethernet
+from reference_impl.wire.ipv4 import FLAG_MF, PROTO_ICMP, PROTO_TCP, PROTO_UDP, IPv4
+from reference_impl.wire.tcp import TcpSegment
+from reference_impl.wire.udp import Udp, udp_checksum_ok
+
+ARP_RETRY_US = 1_000_000
+ARP_ATTEMPTS = 3
+MAX_PENDING_PER_IP = 64
+ConnKey = tuple[int, str, int]  # local port, remote ip, remote port
+
+
+class HostError(Exception):
+    """API misuse: an unknown connection, a port already in use."""
+
+
+@dataclass
+class HostConfig:
+    mac: str
+    ip: str
+    prefixlen: int = 24
+    gateway: str | None = None
+    profile: Profile = RFC
+    isn_secret: bytes = b"netconform reference host"
+    neighbors: dict[str, str] = field(default_factory=dict)  # static ARP entries
+
+
+@dataclass
+class PendingResolution:
+    frames: list[tuple[str, bytes]] = field(default_factory=list)  # (next hop, IPv4 packet)
+    attempts: int = 0
+    retry_at: int = 0
+
+
+class Host:
+    def __init__(self, config: HostConfig) -> None:
+        self.config = config
+        self.network = ipaddress.ip_network(f"{config.ip}/{config.prefixlen}", strict=False)
+        self.arp_table: dict[str, str] = dict(config.neighbors)
+        self.pending: dict[str, PendingResolution] = {}
+        self.connections: dict[ConnKey, TcpConnection] = {}
+        self.listeners: dict[int, TcpListener] = {}
+        self.accept_queue: dict[int, deque[ConnKey]] = {}
+        self.udp_ports: dict[int, deque[tuple[str, int, bytes]]] = {}
+        self.drops: Counter[str] = Counter()
+        self.isn = isn_generator(config.isn_secret)
+        self._ident = 0
+        self.now = 0  # the latest time any entry point was given
+        self._next_ephemeral = 49152
+        self._out: list[bytes] = []
+
+    # -- the wire ------------------------------------------------------------------------
+
+    def receive_frame(self, frame: bytes, *, now: int) -> list[bytes]:
+        self.now = now
+        try:
+            eth = Ethernet.parse(frame)
+        except WireError:
+            self.drops["ethernet"] += 1
+            return self.flush()
+        if eth.dst not in (self.config.mac, BROADCAST):
+            self.drops["not for us"] += 1
+        elif eth.ethertype == ETH_P_ARP:
+            self._on_arp(eth.payload, now)
+        elif eth.ethertype == ETH_P_IP:
+            self._on_ipv4(eth.payload, now)
+        return self.flush()
+
+    def flush(self) -> list[bytes]:
+        """Every frame produced since the last call: connection output and ARP."""
+        for key, conn in list(self.connections.items()):
+            for seg in conn.outgoing():
+                self._send_ip(key[1], PROTO_TCP, seg.emit(self.config.ip, key[1]))
+            if conn.state == State.CLOSED and key not in self._queued_keys():
+                del self.connections[key]
+        out, self._out = self._out, []
+        return out
+
+    def next_timer(self) -> int | None:
+        times = [t for c in self.connections.values() if (t := c.next_timer()) is not None]
+        times += [p.retry_at for p in self.pending.values()]
+        return min(times) if times else None
+
+    def on_timer(self, *, now: int) -> list[bytes]:
+        self.now = now
+        for key, conn in list(self.connections.items()):
+            timer = conn.next_timer()
+            if timer is not None and timer <= now:
+                self._send_segments(key[1], conn.on_timer(now=now))
+        for ip, pending in list(self.pending.items()):
+            if pending.retry_at <= now:
+                self._retry_arp(ip, pending, now)
+        return self.flush()
+
+    # -- ARP (RFC 826) --------------------------------------------------------------------
+
+    def _on_arp(self, payload: bytes, now: int) -> None:
+        try:
+            arp = Arp.parse(payload)
+        except WireError:
+            self.drops["arp"] += 1
+            return
+        if arp.sender_ip in self.arp_table or arp.target_ip == self.config.ip:
+            self._learn(arp.sender_ip, arp.sender_mac)
+        if arp.op == REQUEST and arp.target_ip == self.config.ip:
+            reply = Arp(REPLY, self.config.mac, self.config.ip, arp.sender_mac, arp.sender_ip)
+            self._out.append(
+                Ethernet(arp.sender_mac, self.config.mac, ETH_P_ARP, reply.emit()).emit()
+            )
+
+    def _learn(self, ip: str, mac: str) -> None:
+        if ip in self.config.neighbors:
+            return  # a static entry is never overwritten
+        self.arp_table[ip] = mac
+        pending = self.pending.pop(ip, None)
+        if pending:
+            for _hop, packet in pending.frames:
+                self._out.append(Ethernet(mac, self.config.mac, ETH_P_IP, packet).emit())
+
+    def _retry_arp(self, ip: str, pending: PendingResolution, now: int) -> None:
+        if pending.attempts >= ARP_ATTEMPTS:
+            del self.pending[ip]
+            self.drops["unresolved"] += len(pending.frames)
+            return
+        pending.attempts += 1
+        pending.retry_at = now + ARP_RETRY_US
+        request = Arp(REQUEST, self.config.mac, self.config.ip, "00:00:00:00:00:00", ip)
+        self._out.append(Ethernet(BROADCAST, self.config.mac, ETH_P_ARP, request.emit()).emit())
+
+    def next_hop(self, dst: str) -> str:
+        """RFC 1122 3.3.1.1: on-link if inside our prefix, else via the gateway."""
+        if ipaddress.ip_address(dst) in self.network or self.config.gateway is None:
+            return dst
+        return self.config.gateway
+
+    # -- IPv4 -----------------------------------------------------------------------------
+
+    def _on_ipv4(self, payload: bytes, now: int) -> None:
+        try:
+            packet = IPv4.parse(payload)
+        except WireError:
+            self.drops["ipv4"] += 1
+            return
+        if not packet.header_checksum_ok:
+            self.drops["ipv4 checksum"] += 1
+            return
+        if packet.dst not in (
+            self.config.ip,
+            str(self.network.broadcast_address),
+            "255.255.255.255",
+        ):
+            self.drops["not our address"] += 1
+            return
+        if packet.flags & FLAG_MF or packet.frag_offset:
+            self.drops["fragment"] += 1  # no reassembly in the reference host
+            return
+        if packet.proto == PROTO_TCP and packet.dst == self.config.ip:
+            self._on_tcp(packet, now)
+        elif packet.proto == PROTO_UDP:
+            self._on_udp(packet)
+        elif packet.proto == PROTO_ICMP and packet.dst == self.config.ip:
+            self._on_icmp(packet)
+
+    def _send_ip(self, dst: str, proto: int, payload: bytes) -> None:
+        self._ident = (self._ident + 1) & 0xFFFF
+        packet = IPv4(self.config.ip, dst, proto, payload, ident=self._ident).emit()
+        hop = self.next_hop(dst)
+        mac = BROADCAST if dst == "255.255.255.255" else self.arp_table.get(hop)
+        if mac is not None:
+            self._out.append(Ethernet(mac, self.config.mac, ETH_P_IP, packet).emit())
+            return
+        pending = self.pending.get(hop)
+        if pending is None:
+            pending = self.pending[hop] = PendingResolution()
+            self._retry_arp(hop, pending, self.now)
+        if len(pending.frames) < MAX_PENDING_PER_IP:
+            pending.frames.append((hop, packet))
+
+    def _on_icmp(self, packet: IPv4) -> None:
+        data = packet.payload
+        if len(data) < 8 or data[0] != 8 or internet_checksum(data) != 0:
+            return  # only a well-formed echo request is answered (RFC 1122 3.2.2.6)
+        reply = b"\x00\x00\x00\x00" + data[4:]
+        csum = internet_checksum(reply)
+        self._send_ip(packet.src, PROTO_ICMP, reply[:2] + csum.to_bytes(2, "big") + reply[4:])
+
+    # -- TCP ------------------------------------------------------------------------------
+
+    def _on_tcp(self, packet: IPv4, now: int) -> None:
+        seg = decode_checked(packet.src, packet.dst, packet.payload)
+        if seg is None:
+            self.drops["tcp checksum or header"] += 1
+            return
+        key = (seg.dport, packet.src, seg.sport)
+        conn = self.connections.get(key)
+        if conn is not None and conn.state != State.CLOSED:
+            self._send_segments(packet.src, conn.receive_segment(seg, now=now))
+            return
+        listener = self.listeners.get(seg.dport)
+        if listener is not None:
+            new, replies = listener.receive_segment(seg, now=now)
+            if new is not None:
+                self.connections[key] = new
+                self.accept_queue[seg.dport].append(key)
+            self._send_segments(packet.src, replies)
+            return
+        rst = rst_for_unknown(seg)
+        if rst is not None:
+            self._send_segments(packet.src, [rst])
+
+    def _send_segments(self, dst: str, segments: list[TcpSegment]) -> None:
+        for seg in segments:
+            self._send_ip(dst, PROTO_TCP, seg.emit(self.config.ip, dst))
+
+    def _queued_keys(self) -> set[ConnKey]:
+        return {k for q in self.accept_queue.values() for k in q}
+
+    # -- the socket API -------------------------------------------------------------------
+
+    def listen(self, port: int, profile: Profile | None = None) -> None:
+        if port in self.listeners:
+            raise HostError(f"port {port} is already listening")
+        self.listeners[port] = TcpListener(port, self.isn, profile or self.config.profile)
+        self.accept_queue[port] = deque()
+
+    def unlisten(self, port: int) -> None:
+        self.listeners.pop(port, None)
+        self.accept_queue.pop(port, None)
+
+    def accept(self, port: int) -> ConnKey | None:
+        """An established connection from the port's queue, or None."""
+        queue = self.accept_queue.get(port)
+        if queue is None:
+            raise HostError(f"port {port} is not listening")
+        for key in list(queue):
+            state = self.connections[key].state if key in self.connections else State.CLOSED
+            if state == State.CLOSED:
+                queue.remove(key)
+            elif state != State.SYN_RECEIVED:
+                queue.remove(key)
+                return key
+        return None
+
+    def connect(
+        self,
+        ip: str,
+        port: int,
+        *,
+        now: int,
+        sport: int | None = None,
+        profile: Profile | None = None,
+    ) -> ConnKey:
+        self.now = now
+        sport = sport or self._ephemeral()
+        key = (sport, ip, port)
+        if key in self.connections:
+            raise HostError(f"connection {key} exists")
+        probe = TcpSegment(port, sport, 0, 0, 0, 0)
+        conn = TcpConnection.connect(
+            sport, port, iss=self.isn(probe, now), now=now, profile=profile or self.config.profile
+        )
+        self.connections[key] = conn
+        return key
+
+    def _ephemeral(self) -> int:
+        while True:
+            port = self._next_ephemeral
+            self._next_ephemeral = 49152 + (self._next_ephemeral - 49152 + 1) % 16384
+            if port not in self.listeners and not any(k[0] == port for k in self.connections):
+                return port
+
+    # Connection calls go through the host, which sends what they return.
+
+    def tcp_send(self, key: ConnKey, data: bytes, *, now: int) -> None:
+        self.now = now
+        self._send_segments(key[1], self.connection(key).send(data, now=now))
+
+    def tcp_read(self, key: ConnKey, max_bytes: int, *, now: int) -> bytes:
+        self.now = now
+        conn = self.connection(key)
+        data = conn.read(max_bytes, now=now)
+        self._send_segments(key[1], conn.outgoing())  # a window update, if one is due
+        return data
+
+    def tcp_shutdown(self, key: ConnKey, *, now: int) -> None:
+        self.now = now
+        self._send_segments(key[1], self.connection(key).shutdown(now=now))
+
+    def tcp_abort(self, key: ConnKey, *, now: int) -> None:
+        self.now = now
+        self._send_segments(key[1], self.connection(key).abort(now=now))
+
+    def connection(self, key: ConnKey) -> TcpConnection:
+        try:
+            return self.connections[key]
+        except KeyError:
+            raise HostError(f"no connection {key}") from None
+
+    # -- UDP (RFC 768) --------------------------------------------------------------------
+
+    def udp_bind(self, port: int) -> None:
+        self.udp_ports.setdefault(port, deque())
+
+    def udp_send(self, sport: int, dst: str, dport: int, data: bytes, *, now: int) -> None:
+        self.now = now
+        self._send_ip(dst, PROTO_UDP, Udp(sport, dport, data).emit(self.config.ip, dst))
+
+    def udp_receive(self, port: int) -> tuple[str, int, bytes] | None:
+        queue = self.udp_ports.get(port)
+        return queue.popleft() if queue else None
+
+    def _on_udp(self, packet: IPv4) -> None:
+        try:
+            datagram = Udp.parse(packet.payload)
+        except WireError:
+            self.drops["udp"] += 1
+            return
+        if not udp_checksum_ok(packet.src, packet.dst, packet.payload):
+            self.drops["udp checksum"] += 1
+            return
+        queue = self.udp_ports.get(datagram.dport)
+        if queue is not None and len(queue) < 1024:
+            queue.append((packet.src, datagram.sport, datagram.payload))
