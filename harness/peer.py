@@ -13,10 +13,17 @@ import random
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from harness.errors import ConformanceFailure
+from harness.errors import ConformanceFailure, HarnessError
 from harness.link import Frame, Link
+from harness.oracle import Oracle, Prediction
+from harness.tolerance import Tolerance
+from reference_impl.wire.errors import WireError
+from reference_impl.wire.ethernet import ETH_P_IP, Ethernet
+from reference_impl.wire.ipv4 import PROTO_TCP, IPv4
 from reference_impl.wire.seqnum import absolute, relative
+from reference_impl.wire.tcp import SYN, TcpSegment, flags_text
 
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
 from scapy.layers.inet import IP, TCP  # noqa: E402  (after quieting Scapy's import warnings)
@@ -128,6 +135,9 @@ class TcpPeer:
     rcv_nxt: int = 0  # relative to irs: what the tester acknowledges by default
     target_acked: int = 0  # highest ACK the target sent (relative to iss): its RCV.NXT
     segments: list[Segment] = field(default_factory=list)  # the connection, both directions
+    oracle: Oracle | None = None
+    tolerance: Tolerance = field(default_factory=Tolerance)
+    _tester_syn: TcpSegment | None = None
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -162,9 +172,19 @@ class TcpPeer:
         )
         if data:
             pkt = pkt / Raw(load=data)
-        self.link.send(bytes(pkt))
+        frame = bytes(pkt)
+        self.link.send(frame)
+        self._tell_oracle(frame)
         end = seq + len(data) + ("S" in flags) + ("F" in flags)
         self.snd_nxt = max(self.snd_nxt, end)
+
+    def _tell_oracle(self, frame: bytes) -> None:
+        if self.oracle is None:
+            return
+        seg = TcpSegment.parse(IPv4.parse(Ethernet.parse(frame).payload).payload)
+        if seg.flags == SYN:
+            self._tester_syn = seg
+        self.oracle.tester_sent(seg, _now_us())
 
     def send_syn(self, *, mss: int = 1460, options: Iterable[tuple[str, object]] = ()) -> None:
         self.send(flags="S", seq=0, options=[("MSS", mss), *options])
@@ -222,6 +242,7 @@ class TcpPeer:
             wrong = want.mismatches(seg)
             delay = (seg.ts_ns - sent_ts) / 1e9
             if not wrong:
+                self._settle_prediction(seg)
                 return Observation(seg, delay)
             line = f"  +{delay * 1000:.1f} ms  {seg.describe()}  -- {', '.join(wrong)}"
             if not skip_others:
@@ -269,30 +290,42 @@ class TcpPeer:
                 return frame.ts_ns
         return time.time_ns()
 
+    def _decode(self, frame: Frame) -> tuple[bool, TcpSegment] | None:
+        """(from the tester?, segment) for a frame of this connection, else None."""
+        try:
+            eth = Ethernet.parse(frame.data)
+            if eth.ethertype != ETH_P_IP:
+                return None
+            packet = IPv4.parse(eth.payload)
+            if packet.proto != PROTO_TCP:
+                return None
+            seg = TcpSegment.parse(packet.payload)
+        except WireError:
+            return None
+        key = (packet.src, seg.sport, packet.dst, seg.dport)
+        if key == (self.tester_ip, self.tester_port, self.target_ip, self.target_port):
+            return True, seg
+        if key == (self.target_ip, self.target_port, self.tester_ip, self.tester_port):
+            return False, seg
+        return None
+
     def _belongs(self, frame: Frame) -> bool | None:
         """True if sent by the tester on this connection, False if by the target, else None."""
-        pkt = Ether(frame.data)
-        if TCP not in pkt or IP not in pkt:
-            return None
-        ip, tcp = pkt[IP], pkt[TCP]
-        ours = (self.tester_ip, self.tester_port, self.target_ip, self.target_port)
-        key = (ip.src, tcp.sport, ip.dst, tcp.dport)
-        if key == ours:
-            return True
-        if key == (ours[2], ours[3], ours[0], ours[1]):
-            return False
-        return None
+        decoded = self._decode(frame)
+        return None if decoded is None else decoded[0]
 
     def parse(self, frame: Frame) -> Segment | None:
         """Turn a frame of this connection into a Segment, learning the target's ISN."""
-        direction = self._belongs(frame)
-        if direction is None:
+        decoded = self._decode(frame)
+        if decoded is None:
             return None
-        tcp = Ether(frame.data)[TCP]
-        flags = flag_string(int(tcp.flags))
-        from_tester = direction
+        from_tester, tcp = decoded
+        flags = flags_text(tcp.flags).replace(".", "")
         if not from_tester and "S" in flags:
+            first_syn = self.irs is None or self.irs != tcp.seq
             self.irs = tcp.seq
+            if first_syn and self.oracle is not None:
+                self.oracle.adopt(tcp, self._tester_syn, _now_us())
         if from_tester:
             seq, ack_origin = relative(tcp.seq, self.iss), self.irs
         else:
@@ -300,16 +333,15 @@ class TcpPeer:
                 self.irs = tcp.seq if "R" not in flags else (tcp.seq - 1) % (1 << 32)
             seq, ack_origin = relative(tcp.seq, self.irs), self.iss
         ack = relative(tcp.ack, ack_origin) if ("A" in flags and ack_origin is not None) else 0
-        payload = bytes(tcp.payload) if tcp.payload else b""
         seg = Segment(
             frame.ts_ns,
             from_tester,
             flags,
             seq,
             ack,
-            int(tcp.window),
-            payload,
-            tuple((str(k), v) for k, v in tcp.options),
+            tcp.window,
+            tcp.payload,
+            tuple((type(o).__name__, _option_value(o)) for o in tcp.options),
         )
         self.segments.append(seg)
         if not from_tester:
@@ -317,3 +349,66 @@ class TcpPeer:
             if "A" in flags:
                 self.target_acked = max(self.target_acked, ack)
         return seg
+
+    # -- the oracle ------------------------------------------------------------------------
+
+    def expect_predicted(
+        self,
+        *,
+        what: str,
+        fields: tuple[str, ...] = ("flags", "seq", "ack"),
+        skip_others: bool = False,
+    ) -> Observation:
+        """Wait for the segment the reference says the target must send next, by the latest
+        time the profile allows (widened by the tolerance), and compare ``fields``."""
+        if self.oracle is None:
+            raise HarnessError("expect_predicted needs a peer with an oracle")
+        prediction = self.oracle.next_prediction()
+        if prediction is None:
+            raise HarnessError(f"the reference predicts no segment from the target ({what})")
+        want = self._expected_from(prediction)
+        within = self.tolerance.widen(prediction.delay_s)
+        timing = (
+            "at once" if prediction.delay_s == 0 else f"within {prediction.delay_s * 1000:.0f} ms"
+        )
+        return self.expect(
+            flags=want["flags"] if "flags" in fields else None,
+            seq=want["seq"] if "seq" in fields else None,
+            ack=want["ack"] if "ack" in fields else None,
+            length=want["length"] if "length" in fields else None,
+            within=within,
+            what=f"{what} (the reference sends it {timing})",
+            skip_others=skip_others,
+        )
+
+    def _expected_from(self, prediction: Prediction) -> dict[str, Any]:
+        seg = prediction.segment
+        return {
+            "flags": flags_text(seg.flags).replace(".", ""),
+            "seq": relative(seg.seq, self.irs)
+            if prediction.seq_known and self.irs is not None
+            else None,
+            "ack": relative(seg.ack, self.iss) if seg.flags & 0x10 else None,
+            "length": len(seg.payload),
+        }
+
+    def _settle_prediction(self, seg: Segment) -> None:
+        """A segment that matches the oracle's next prediction consumes it."""
+        if self.oracle is None or (prediction := self.oracle.next_prediction()) is None:
+            return
+        want = self._expected_from(prediction)
+        if (
+            want["flags"] == seg.flags
+            and want["seq"] in (None, seg.seq)
+            and want["ack"] in (None, seg.ack)
+        ):
+            self.oracle.consume()
+
+
+def _option_value(option: object) -> object:
+    values = [getattr(option, f) for f in getattr(option, "__dataclass_fields__", {})]
+    return values[0] if len(values) == 1 else tuple(values) if values else None
+
+
+def _now_us() -> int:
+    return time.monotonic_ns() // 1000

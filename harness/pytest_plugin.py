@@ -11,6 +11,7 @@ import pytest
 
 from harness.doctor import require_runtime
 from harness.errors import ConformanceFailure, SetupError, Unsupported
+from harness.oracle import ORACLE_PROFILES
 from harness.report import allure_report
 from harness.requirements import Requirement, requirement_from_marker
 from harness.targets import BUILT_IN, check_target_spec
@@ -28,7 +29,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=None,
         metavar="TARGET",
-        help=f"target to test, repeatable (built in: {', '.join(BUILT_IN)}; default linux)",
+        help=f"target to test, repeatable: {', '.join(BUILT_IN)} or cmd:COMMAND (default: all built-in)",
+    )
+    group.addoption(
+        "--profile",
+        default="rfc",
+        choices=sorted(ORACLE_PROFILES),
+        help="what targets are expected to behave like: rfc (what the RFCs require, the "
+        "default) or linux (Linux's habits, e.g. quick ACKs at start)",
     )
     group.addoption(
         "--timing-floor",
@@ -85,7 +93,7 @@ def requirement_of(item: pytest.Item) -> Requirement | None:
 
 
 def _targets(config: pytest.Config) -> list[str]:
-    return config.getoption("target") or ["linux"]
+    return config.getoption("target") or list(BUILT_IN)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -98,7 +106,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def target(request: pytest.FixtureRequest) -> Iterator[TestBed]:
     """The target named by the test's parameter, started on a topology of its own."""
     require_runtime()
-    bed = TestBed(request.param)
+    bed = TestBed(request.param, profile=request.config.getoption("profile"))
     try:
         yield bed
     finally:
@@ -116,10 +124,10 @@ CASE_KEY = pytest.StashKey[TcpCase]()
 
 
 @pytest.fixture
-def tcp(request: pytest.FixtureRequest, target: TestBed) -> Iterator[TcpCase]:
+def tcp(request: pytest.FixtureRequest, target: TestBed, tolerance: Tolerance) -> Iterator[TcpCase]:
     """One test's TCP context. Its capture and control transcript are attached to the
     test when its body ends (see pytest_runtest_call); teardown resets what is left."""
-    case = TcpCase(target)
+    case = TcpCase(target, profile=request.config.getoption("profile"), tolerance=tolerance)
     request.node.stash[CASE_KEY] = case
     try:
         yield case

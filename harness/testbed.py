@@ -10,19 +10,28 @@ from __future__ import annotations
 import base64
 import contextlib
 import itertools
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.agent import AgentClient, AgentReplyError
 from harness.errors import HarnessError
 from harness.link import Frame, Link
+from harness.oracle import Oracle
 from harness.peer import TcpPeer
 from harness.targets import uses_tap
 from harness.targets.linux import LinuxTarget
 from harness.targets.stack import StackTarget, ref_command
+from harness.tolerance import Tolerance
 from harness.topology import TesterTarget, create_tester_target
 
 FIRST_PORT = 20000
+
+
+def _now_us() -> int:
+    return time.monotonic_ns() // 1000
+
+
 Target = LinuxTarget | StackTarget
 
 
@@ -83,6 +92,8 @@ class TcpCase:
     __test__ = False
 
     bed: TestBed
+    profile: str = "rfc"  # what the oracle expects the target to behave like
+    tolerance: Tolerance = field(default_factory=Tolerance)
     connections: list[TcpConnection] = field(default_factory=list)
     handles: list[int] = field(default_factory=list)
     measurements: list[str] = field(default_factory=list)  # INFO: what was measured
@@ -115,6 +126,8 @@ class TcpCase:
             target_mac=topo.target.mac,
             target_ip=topo.target.ip,
             target_port=target_port,
+            oracle=Oracle(self.profile),
+            tolerance=self.tolerance,
         )
 
     def listen(self, port: int | None = None, **options: int) -> tuple[int, int]:
@@ -153,11 +166,22 @@ class TcpCase:
         reply = self.control.request(
             "recv", handle=conn.handle, max=size, min=size, timeout=timeout
         )
-        return base64.b64decode(reply["data"])
+        data = base64.b64decode(reply["data"])
+        if conn.peer.oracle is not None:
+            conn.peer.oracle.app_read(len(data), _now_us())
+        return data
 
     def app_write(self, conn: TcpConnection, data: bytes) -> None:
         """The target's application writes ``data`` on the connection."""
+        if conn.peer.oracle is not None:
+            conn.peer.oracle.app_wrote(data, _now_us())
         self.control.request("send", handle=conn.handle, data=base64.b64encode(data).decode())
+
+    def app_shutdown(self, conn: TcpConnection) -> None:
+        """The target's application closes its sending side (a FIN follows its data)."""
+        if conn.peer.oracle is not None:
+            conn.peer.oracle.app_shutdown(_now_us())
+        self.control.request("shutdown", handle=conn.handle, how="wr")
 
     def _track(self, peer: TcpPeer, handle: int) -> TcpConnection:
         if handle not in self.handles:

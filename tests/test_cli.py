@@ -33,7 +33,9 @@ def assert_one_line_error(result, text):
 
 def test_unknown_target_is_one_line():
     result = run_cli("run", "--target", "bogus")
-    assert_one_line_error(result, "unknown target 'bogus'; known targets: linux")
+    assert_one_line_error(
+        result, "unknown target 'bogus'; known targets: linux, ref, or cmd:COMMAND"
+    )
 
 
 @pytest.mark.needs_root
@@ -121,7 +123,7 @@ def test_run_builds_the_html_report(tmp_path):
     index = tmp_path / "reports" / "allure-report" / "index.html"
     assert f"HTML report at {index}" in result.stdout
     summary = json.loads((tmp_path / "reports" / "allure-report" / "summary.json").read_text())
-    assert summary["stats"] == {"total": 1, "passed": 1}
+    assert summary["stats"] == {"total": 2, "passed": 2}  # one test, two built-in targets
     assert (tmp_path / "reports" / "junit.xml").exists()
     assert list((tmp_path / "reports" / "pcaps").glob("*.pcap"))
 

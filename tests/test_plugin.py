@@ -50,7 +50,9 @@ def test_unknown_target_is_a_one_line_usage_error(pytester):
     pytester.makepyfile("def test_x(): pass")
     result = pytester.runpytest_subprocess("--target=bogus")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*unknown target 'bogus'; known targets: linux*"])
+    result.stderr.fnmatch_lines(
+        ["*unknown target 'bogus'; known targets: linux, ref, or cmd:COMMAND*"]
+    )
     assert "Traceback" not in result.stderr.str()
 
 

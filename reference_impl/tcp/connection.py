@@ -608,7 +608,13 @@ class TcpConnection:
         self.rcv_nxt = seq.add(self.rcv_nxt, 1)
         self.fin_received = True
         self._transition(Event.RCV_FIN)
-        self._emit_ack()
+        if self.state == State.CLOSE_WAIT and self.profile.delayed_ack:
+            # The ACK of a FIN is an ACK like any other: it may wait (MUST-40 bounds it), and
+            # the application's own FIN often follows soon enough to carry it.
+            if "delack" not in self.timers:
+                self._arm("delack", now + self.profile.ack_delay_us)
+        else:
+            self._emit_ack()
         if self.state == State.TIME_WAIT:
             self._enter_time_wait(now)
 

@@ -1,0 +1,170 @@
+"""The sans-I/O host: ARP, on-link versus off-link, ICMP echo, TCP demultiplexing, UDP, and
+bad frames dropped without an exception."""
+
+import pytest
+
+from reference_impl.host import Host, HostConfig, HostError
+from reference_impl.wire.arp import REPLY, REQUEST, Arp
+from reference_impl.wire.checksum import internet_checksum
+from reference_impl.wire.ethernet import BROADCAST, ETH_P_ARP, ETH_P_IP, Ethernet
+from reference_impl.wire.ipv4 import PROTO_ICMP, PROTO_TCP, PROTO_UDP, IPv4
+from reference_impl.wire.tcp import ACK, PSH, RST, SYN, Mss, TcpSegment
+from reference_impl.wire.udp import Udp
+
+HOST_MAC, PEER_MAC, GW_MAC = "02:00:00:00:00:02", "02:00:00:00:00:01", "02:00:00:00:00:fe"
+HOST_IP, PEER_IP, GW_IP = "198.18.0.2", "198.18.0.1", "198.18.0.254"
+
+
+def make_host(**kw):
+    return Host(HostConfig(mac=HOST_MAC, ip=HOST_IP, prefixlen=24, gateway=GW_IP, **kw))
+
+
+def ip_frame(payload, proto=PROTO_TCP, src=PEER_IP, dst=HOST_IP, dst_mac=HOST_MAC):
+    return Ethernet(dst_mac, PEER_MAC, ETH_P_IP, IPv4(src, dst, proto, payload).emit()).emit()
+
+
+def tcp_frame(seg, src=PEER_IP):
+    return ip_frame(seg.emit(src, HOST_IP), src=src)
+
+
+def decode(frame):
+    eth = Ethernet.parse(frame)
+    if eth.ethertype == ETH_P_ARP:
+        return eth, Arp.parse(eth.payload)
+    packet = IPv4.parse(eth.payload)
+    if packet.proto == PROTO_TCP:
+        return eth, TcpSegment.parse(packet.payload)
+    return eth, packet
+
+
+def test_host_answers_arp_for_its_address_only():
+    host = make_host()
+    request = Arp(REQUEST, PEER_MAC, PEER_IP, "00:00:00:00:00:00", HOST_IP)
+    (reply,) = host.receive_frame(
+        Ethernet(BROADCAST, PEER_MAC, ETH_P_ARP, request.emit()).emit(), now=0
+    )
+    eth, arp = decode(reply)
+    assert eth.dst == PEER_MAC and arp == Arp(REPLY, HOST_MAC, HOST_IP, PEER_MAC, PEER_IP)
+    other = Arp(REQUEST, PEER_MAC, PEER_IP, "00:00:00:00:00:00", "198.18.0.9")
+    assert (
+        host.receive_frame(Ethernet(BROADCAST, PEER_MAC, ETH_P_ARP, other.emit()).emit(), now=0)
+        == []
+    )
+
+
+def test_host_arps_for_an_on_link_destination_then_sends_to_its_mac():
+    host = make_host()
+    host.connect(PEER_IP, 80, now=0)
+    (request,) = host.flush() or host.on_timer(now=0)
+    eth, arp = decode(request)
+    assert eth.dst == BROADCAST and arp.op == REQUEST and arp.target_ip == PEER_IP
+    reply = Arp(REPLY, PEER_MAC, PEER_IP, HOST_MAC, HOST_IP)
+    (syn,) = host.receive_frame(
+        Ethernet(HOST_MAC, PEER_MAC, ETH_P_ARP, reply.emit()).emit(), now=10
+    )
+    eth, seg = decode(syn)
+    assert eth.dst == PEER_MAC and seg.flags == SYN and seg.dport == 80
+
+
+@pytest.mark.parametrize(
+    ("dst", "hop"),
+    [
+        ("198.18.0.1", "198.18.0.1"),  # inside the prefix
+        ("198.18.0.255", "198.18.0.255"),  # the broadcast address is on-link too
+        ("198.18.1.1", GW_IP),  # the first address outside
+        ("198.17.255.255", GW_IP),  # the last address before
+    ],
+)
+def test_host_next_hop_follows_the_prefix(dst, hop):
+    assert make_host().next_hop(dst) == hop
+
+
+def test_host_sends_off_link_traffic_to_the_gateway_mac():
+    host = make_host(neighbors={GW_IP: GW_MAC})
+    host.connect("203.0.113.7", 443, now=0)
+    (syn,) = host.flush()
+    eth, seg = decode(syn)
+    assert eth.dst == GW_MAC and seg.flags == SYN
+
+
+def test_host_gives_up_arp_after_three_attempts():
+    host = make_host()
+    host.connect(PEER_IP, 80, now=0)
+    requests = host.flush()
+    for t in range(1, 5):
+        requests += host.on_timer(now=t * 1_000_000)
+    assert sum(1 for f in requests if Ethernet.parse(f).ethertype == ETH_P_ARP) == 3
+    assert host.drops["unresolved"] >= 1
+
+
+def test_host_answers_icmp_echo():
+    host = make_host(neighbors={PEER_IP: PEER_MAC})
+    body = b"\x08\x00\x00\x00\x12\x34\x00\x01hello"
+    body = body[:2] + internet_checksum(body).to_bytes(2, "big") + body[4:]
+    (reply,) = host.receive_frame(ip_frame(body, PROTO_ICMP), now=0)
+    _eth, packet = decode(reply)
+    assert packet.proto == PROTO_ICMP and packet.payload[0] == 0 and packet.payload[4:] == body[4:]
+    assert internet_checksum(packet.payload) == 0
+
+
+def test_host_closed_port_answers_rst():
+    host = make_host(neighbors={PEER_IP: PEER_MAC})
+    (rst,) = host.receive_frame(tcp_frame(TcpSegment(5555, 81, 1000, 0, SYN, 100)), now=0)
+    _eth, seg = decode(rst)
+    assert seg.flags == RST | ACK and seg.ack == 1001
+
+
+def test_host_listener_accepts_and_delivers_data():
+    host = make_host(neighbors={PEER_IP: PEER_MAC})
+    host.listen(80)
+    (synack,) = host.receive_frame(
+        tcp_frame(TcpSegment(5555, 80, 1000, 0, SYN, 65535, options=(Mss(1460),))), now=0
+    )
+    _eth, sa = decode(synack)
+    assert host.accept(80) is None  # not yet established
+    host.receive_frame(tcp_frame(TcpSegment(5555, 80, 1001, sa.seq + 1, ACK, 65535)), now=1)
+    key = host.accept(80)
+    assert key == (80, PEER_IP, 5555)
+    host.receive_frame(
+        tcp_frame(TcpSegment(5555, 80, 1001, sa.seq + 1, ACK | PSH, 65535, b"hi")), now=2
+    )
+    assert host.tcp_read(key, 10, now=3) == b"hi"
+    with pytest.raises(HostError, match="already listening"):
+        host.listen(80)
+
+
+def test_host_drops_bad_frames_without_raising():
+    host = make_host(neighbors={PEER_IP: PEER_MAC})
+    host.listen(80)
+    good = bytearray(tcp_frame(TcpSegment(5555, 80, 1000, 0, SYN, 100)))
+    bad_tcp = bytearray(good)
+    bad_tcp[-1] ^= 0xFF  # TCP checksum
+    bad_ip = bytearray(good)
+    bad_ip[14 + 8] ^= 0x01  # TTL changed: IP header checksum fails
+    for frame in (b"", b"\x00" * 13, bytes(bad_tcp), bytes(bad_ip), good[:30]):
+        assert host.receive_frame(bytes(frame), now=0) == []
+    assert host.drops["tcp checksum or header"] == 1 and host.drops["ipv4 checksum"] == 1
+    assert sum(host.drops.values()) == 5
+
+
+def test_host_ignores_frames_for_other_macs_and_addresses():
+    host = make_host(neighbors={PEER_IP: PEER_MAC})
+    seg = TcpSegment(5555, 80, 1000, 0, SYN, 100)
+    assert (
+        host.receive_frame(ip_frame(seg.emit(PEER_IP, HOST_IP), dst_mac="02:00:00:00:00:77"), now=0)
+        == []
+    )
+    assert (
+        host.receive_frame(ip_frame(seg.emit(PEER_IP, "198.18.0.3"), dst="198.18.0.3"), now=0) == []
+    )
+
+
+def test_host_udp_round_trip():
+    host = make_host(neighbors={PEER_IP: PEER_MAC})
+    host.udp_bind(67)
+    host.receive_frame(ip_frame(Udp(68, 67, b"ping").emit(PEER_IP, HOST_IP), PROTO_UDP), now=0)
+    assert host.udp_receive(67) == (PEER_IP, 68, b"ping")
+    host.udp_send(67, PEER_IP, 68, b"pong", now=0)
+    (frame,) = host.flush()
+    _eth, packet = decode(frame)
+    assert Udp.parse(packet.payload).payload == b"pong"
