@@ -29,7 +29,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=None,
         metavar="TARGET",
-        help=f"target to test, repeatable: {', '.join(BUILT_IN)} or cmd:COMMAND (default: all built-in)",
+        help=f"target to test, repeatable: {', '.join(BUILT_IN)} or cmd:COMMAND "
+        "(default: every built-in target)",
     )
     group.addoption(
         "--profile",

@@ -89,7 +89,9 @@ def test_failing_check_against_linux_shows_expected_and_actual_with_evidence(pyt
     report still gets its labels, pcap and packet list."""
     pytester.makepyfile(test_tcp_wrong=WRONG_EXPECTATION)
     pcaps, results = pytester.path / "pcaps", pytester.path / "results"
-    result = pytester.runpytest_subprocess(f"--pcap-dir={pcaps}", f"--alluredir={results}")
+    result = pytester.runpytest_subprocess(
+        "--target=linux", f"--pcap-dir={pcaps}", f"--alluredir={results}"
+    )
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
     assert "expected an impossible ACK: [A] ack=999 from the target within 300 ms" in out
