@@ -24,6 +24,9 @@ PACKET_OUTGOING = 4
 SO_TIMESTAMPNS = 35
 SCM_TIMESTAMPNS = SO_TIMESTAMPNS
 RCVBUF_BYTES = 8 * 1024 * 1024
+# A stack that floods the link must not exhaust the harness: beyond this many frames per
+# test the capture keeps counting but stops storing.
+MAX_CAPTURED_FRAMES = 200_000
 _TIMESPEC = struct.Struct("@qq")
 
 
@@ -50,7 +53,8 @@ class Link:
         self._rx.bind((ifname, ETH_P_ALL))
         self._rx.setblocking(False)
         self.captured: list[Frame] = []
-        self._pending: deque[Frame] = deque()  # incoming frames read but not yet received
+        self.overflow = 0  # frames seen but not stored (MAX_CAPTURED_FRAMES)
+        self._pending: deque[Frame] = deque(maxlen=MAX_CAPTURED_FRAMES)
 
     def send(self, frame: bytes) -> None:
         self._tx.send(frame)
@@ -81,7 +85,10 @@ class Link:
         except BlockingIOError:
             return None
         frame = Frame(_timestamp(ancdata), data, addr[2] == PACKET_OUTGOING)
-        self.captured.append(frame)
+        if len(self.captured) < MAX_CAPTURED_FRAMES:
+            self.captured.append(frame)
+        else:
+            self.overflow += 1
         if not frame.outgoing:
             self._pending.append(frame)
         return frame
@@ -91,6 +98,7 @@ class Link:
         self.drain()
         self.captured.clear()
         self._pending.clear()
+        self.overflow = 0
 
     def close(self) -> None:
         self._tx.close()

@@ -128,6 +128,7 @@ CASE_KEY = pytest.StashKey[TcpCase]()
 def tcp(request: pytest.FixtureRequest, target: TestBed, tolerance: Tolerance) -> Iterator[TcpCase]:
     """One test's TCP context. Its capture and control transcript are attached to the
     test when its body ends (see pytest_runtest_call); teardown resets what is left."""
+    target.ensure_alive()
     case = TcpCase(target, profile=request.config.getoption("profile"), tolerance=tolerance)
     request.node.stash[CASE_KEY] = case
     try:

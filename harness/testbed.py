@@ -59,6 +59,19 @@ class TestBed:
             self.close()
             raise
         self._ports = itertools.count(FIRST_PORT)
+        self.needs_restart = False
+        self.restarts = 0
+
+    def ensure_alive(self) -> None:
+        """Before a test: a target that died or stopped answering in an earlier test is
+        started again, so that one bad test does not take the rest down with it."""
+        if not self.needs_restart and self.target.alive:
+            return
+        with contextlib.suppress(HarnessError, OSError):
+            self.target.stop()
+        self.restarts += 1
+        self.needs_restart = False
+        self.target.start()
 
     def next_port(self) -> int:
         return next(self._ports)
@@ -196,10 +209,19 @@ class TcpCase:
         return list(self.bed.link.captured), self.control.transcript[self._transcript_start :]
 
     def finish(self) -> None:
-        """Reset the tester's connections and close the target's handles."""
+        """Reset the tester's connections and close the target's handles. A target that
+        fails here (dead, hung, garbled) is marked for a restart before the next test."""
         for conn in self.connections:
             with contextlib.suppress(OSError):
                 conn.peer.reset()
+        if not self.bed.target.alive:
+            self.bed.needs_restart = True
+            return
         for handle in reversed(self.handles):
-            with contextlib.suppress(HarnessError, AgentReplyError):
-                self.control.request("close", handle=handle)
+            try:
+                self.control.request("close", handle=handle, timeout=2.0)
+            except AgentReplyError:
+                continue
+            except HarnessError:
+                self.bed.needs_restart = True
+                return

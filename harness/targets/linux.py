@@ -36,6 +36,10 @@ class LinuxTarget:
             raise TargetError(f"{exc}; agent stderr: {self.process.stderr_text()}") from exc
 
     @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.popen.poll() is None
+
+    @property
     def control(self) -> AgentClient:
         if self._client is None:
             raise TargetError("the linux target was not started")

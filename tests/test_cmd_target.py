@@ -1,0 +1,91 @@
+"""The cmd: target: any stack on a TAP device. The reference launched as an external
+command passes; misbehaving stacks get a clear verdict and the run goes on."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import topology
+
+pytestmark = pytest.mark.needs_root
+REPO = Path(__file__).resolve().parent.parent
+SUITES = REPO / "suites" / "tcp"
+REF = (
+    f"cmd:{sys.executable} -m harness.targets.refstack --tap {{tap}} --ip {{ip}}/{{prefix}} "
+    f"--mac {{mac}} --neighbor {{tester_ip}}={{tester_mac}}"
+)
+
+
+def run_suites(pytester, target, *extra):
+    before = set(topology.our_namespaces())
+    result = pytester.runpytest_subprocess(
+        str(SUITES), f"--target={target}", "-p", "no:cacheprovider", "-rsE", *extra, timeout=300
+    )
+    assert set(topology.our_namespaces()) == before, "the run left namespaces behind"
+    return result
+
+
+def test_reference_as_cmd_target_over_stdin_passes(pytester):
+    run_suites(pytester, REF).assert_outcomes(passed=9)
+
+
+def test_reference_as_cmd_target_over_ctl_socket_passes(pytester):
+    run_suites(pytester, REF + " --ctl {ctl}").assert_outcomes(passed=9)
+
+
+def test_template_stack_is_unsupported_not_passed(pytester):
+    template = f"cmd:{sys.executable} {REPO / 'examples' / 'stack_template.py'} --tap {{tap}} --ip {{ip}}/{{prefix}} --mac {{mac}}"
+    result = run_suites(pytester, template)
+    result.assert_outcomes(skipped=9)
+    result.stdout.fnmatch_lines(["*UNSUPPORTED: target cmd:* does not implement 'listen'*"])
+
+
+def test_stack_that_exits_at_once_is_an_error_with_its_status(pytester):
+    result = run_suites(pytester, f"cmd:{sys.executable} -c 'import sys; sys.exit(3)'")
+    result.assert_outcomes(errors=9)
+    result.stdout.fnmatch_lines(["*closed its control channel during 'hello' (exit status 3)*"])
+
+
+def test_stack_that_prints_garbage_is_a_protocol_error(pytester):
+    result = run_suites(pytester, "cmd:yes this is not json")
+    result.assert_outcomes(errors=9)
+    result.stdout.fnmatch_lines(["*answered 'hello' with a line that is not JSON*"])
+
+
+def test_stack_that_never_answers_times_out(pytester):
+    result = run_suites(pytester, "cmd:sleep 600", "-k", "handshake")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*did not answer 'hello' within 13.0 s*"])
+
+
+CRASH_ON_FIRST_ACCEPT = """
+import os, sys
+from harness.targets import refstack
+marker = sys.argv.pop(1)
+if not os.path.exists(marker):
+    open(marker, "w").close()
+    refstack.RefStack.op_accept = lambda self, request: os._exit(7)
+refstack.main()
+"""
+
+
+def test_stack_that_crashes_mid_test_is_restarted_for_the_next(pytester, tmp_path):
+    script = tmp_path / "crashy.py"
+    script.write_text(CRASH_ON_FIRST_ACCEPT)
+    target = (
+        f"cmd:{sys.executable} {script} {tmp_path / 'crashed-once'} --tap {{tap}} "
+        f"--ip {{ip}}/{{prefix}} --mac {{mac}} --neighbor {{tester_ip}}={{tester_mac}}"
+    )
+    result = run_suites(pytester, target, "-p", "no:randomly")
+    outcomes = result.parseoutcomes()
+    assert (
+        outcomes.get("passed") == 8 and outcomes.get("failed", 0) + outcomes.get("errors", 0) == 1
+    )
+    result.stdout.fnmatch_lines(["*closed its control channel during 'accept' (exit status 7)*"])
+
+
+def test_no_target_process_survives_a_run():
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert "harness.targets.refstack" not in out and "stack_template.py" not in out
