@@ -3,7 +3,8 @@
 
 Run by the harness as a ``cmd:`` target, for example:
 
-    netconform run --target "cmd:python3 examples/stack_template.py --tap {tap} --ip {ip}/{prefix} --mac {mac}"
+    netconform run --target \
+        "cmd:python3 examples/stack_template.py --tap {tap} --ip {ip}/{prefix} --mac {mac}"
 
 It gets raw Ethernet frames on a TAP device and the control protocol (JSON lines, README
 section "The control protocol") on stdin/stdout. This template does two things for real:

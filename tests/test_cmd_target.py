@@ -36,7 +36,8 @@ def test_reference_as_cmd_target_over_ctl_socket_passes(pytester):
 
 
 def test_template_stack_is_unsupported_not_passed(pytester):
-    template = f"cmd:{sys.executable} {REPO / 'examples' / 'stack_template.py'} --tap {{tap}} --ip {{ip}}/{{prefix}} --mac {{mac}}"
+    script = REPO / "examples" / "stack_template.py"
+    template = f"cmd:{sys.executable} {script} --tap {{tap}} --ip {{ip}}/{{prefix}} --mac {{mac}}"
     result = run_suites(pytester, template)
     result.assert_outcomes(skipped=9)
     result.stdout.fnmatch_lines(["*UNSUPPORTED: target cmd:* does not implement 'listen'*"])
