@@ -12,6 +12,11 @@ silent; the stack answers for 198.18.0.2 with its own MAC (STACK_MAC):
 
     [target ns]  nc-target --- nc-br (bridge) --- nc-tap  <-> the stack's process
 
+With ``relay=True`` a third namespace sits in the middle, where harness.impair forwards
+(and impairs) every frame between its two veth ends:
+
+    [tester ns] nc-tester <-> nc-ra [relay ns] nc-rb <-> nc-target [target ns]
+
 Names carry a run-unique prefix ``ncf-<pid>-<n>`` so that a later run can tell which
 namespaces belong to a run whose process is gone and remove them (``remove_leftovers``).
 Everything is created inside the new namespaces; the root namespace is never touched.
@@ -37,7 +42,7 @@ from harness.errors import TopologyError
 
 PREFIX = "ncf"
 NETNS_DIR = "/run/netns"
-_NAME_RE = re.compile(rf"^{PREFIX}-(\d+)-\d+-(tester|target)$")
+_NAME_RE = re.compile(rf"^{PREFIX}-(\d+)-\d+-(tester|target|relay)$")
 NUD_PERMANENT = 0x80
 
 # Every TCP behaviour a suite depends on, pinned inside the target namespace (never in the
@@ -96,11 +101,13 @@ class TesterTarget:
     target: Endpoint
     prefixlen: int
     sysctls: dict[str, str] = field(default_factory=dict)
+    relay_netns: str | None = None  # with relay=True: nc-ra faces the tester, nc-rb the target
     _removed: bool = False
 
     @property
-    def namespaces(self) -> tuple[str, str]:
-        return (self.tester.netns, self.target.netns)
+    def namespaces(self) -> tuple[str, ...]:
+        middle = (self.relay_netns,) if self.relay_netns else ()
+        return (self.tester.netns, *middle, self.target.netns)
 
     def teardown(self) -> None:
         """Remove both namespaces (which removes the veth pair). Safe to call twice."""
@@ -129,6 +136,7 @@ def create_tester_target(
     *,
     target_sysctls: Mapping[str, str] | None = None,
     tap: bool = False,
+    relay: bool = False,
 ) -> TesterTarget:
     """Create the pair; on any failure remove what was made and raise TopologyError."""
     if target_sysctls is None:
@@ -138,14 +146,23 @@ def create_tester_target(
     with _LOCK:
         n = next(_COUNTER)
     tester_ns, target_ns = _run_name("tester", n), _run_name("target", n)
+    relay_ns = _run_name("relay", n) if relay else None
     made: list[str] = []
     try:
-        for name, sysctls in ((tester_ns, TESTER_SYSCTLS), (target_ns, target_sysctls)):
+        plan = [(tester_ns, TESTER_SYSCTLS), (target_ns, target_sysctls)]
+        if relay_ns:
+            plan.append((relay_ns, TESTER_SYSCTLS))
+        for name, sysctls in plan:
             netns.create(name)
             made.append(name)
             # Set before the veth exists so that IPv6 never comes up on it.
             write_sysctls(name, sysctls)
-        tester_mac, target_mac = _make_veth(tester_ns, target_ns)
+        if relay_ns:
+            tester_mac, _ = _make_veth(tester_ns, "nc-tester", relay_ns, "nc-ra")
+            _, target_mac = _make_veth(relay_ns, "nc-rb", target_ns, "nc-target")
+            _prepare_relay(relay_ns)
+        else:
+            tester_mac, target_mac = _make_veth(tester_ns, "nc-tester", target_ns, "nc-target")
         if tap:
             _bridge_to_tap(target_ns)
             target_mac, target_if = STACK_MAC, "nc-tap"
@@ -167,21 +184,30 @@ def create_tester_target(
         target=Endpoint(target_ns, target_if, target_mac, target_ip),
         prefixlen=net.prefixlen,
         sysctls=pinned,
+        relay_netns=relay_ns,
     )
     _LIVE.add(topo)
     return topo
 
 
-def _make_veth(tester_ns: str, target_ns: str) -> tuple[str, str]:
-    """Create the veth pair inside the tester namespace and move one end to the target's."""
-    with NetNS(tester_ns) as ns:
-        ns.link("add", ifname="nc-tester", kind="veth", peer="nc-target")
-        peer = ns.link_lookup(ifname="nc-target")[0]
-        ns.link("set", index=peer, net_ns_fd=target_ns)
-        tester_mac = _mac_of(ns, "nc-tester")
-    with NetNS(target_ns) as ns:
-        target_mac = _mac_of(ns, "nc-target")
-    return tester_mac, target_mac
+def _make_veth(ns_a: str, name_a: str, ns_b: str, name_b: str) -> tuple[str, str]:
+    """Create a veth pair inside ``ns_a`` and move its other end to ``ns_b``; return MACs."""
+    with NetNS(ns_a) as ns:
+        ns.link("add", ifname=name_a, kind="veth", peer=name_b)
+        peer = ns.link_lookup(ifname=name_b)[0]
+        ns.link("set", index=peer, net_ns_fd=ns_b)
+        mac_a = _mac_of(ns, name_a)
+    with NetNS(ns_b) as ns:
+        mac_b = _mac_of(ns, name_b)
+    return mac_a, mac_b
+
+
+def _prepare_relay(relay_ns: str) -> None:
+    with NetNS(relay_ns) as ns:
+        for ifname in ("nc-ra", "nc-rb"):
+            ns.link("set", index=ns.link_lookup(ifname=ifname)[0], state="up")
+    for ifname in ("nc-ra", "nc-rb"):
+        _offloads_off(relay_ns, ifname)
 
 
 def _mac_of(ns: NetNS, ifname: str) -> str:
@@ -208,6 +234,9 @@ def _bridge_to_tap(target_ns: str) -> None:
         ns.link("set", index=ns.link_lookup(ifname="lo")[0], state="up")
         ns.link("add", ifname="nc-br", kind="bridge", br_stp_state=0, br_forward_delay=0)
         ns.link("add", ifname="nc-tap", kind="tuntap", mode="tap")
+        # A userspace stack reads in bursts; a long queue keeps line-rate bursts from the
+        # kernel side from overflowing it (the default is 1,000 frames).
+        ns.link("set", index=ns.link_lookup(ifname="nc-tap")[0], txqlen=20000)
         bridge = ns.link_lookup(ifname="nc-br")[0]
         for port in ("nc-target", "nc-tap"):
             index = ns.link_lookup(ifname=port)[0]

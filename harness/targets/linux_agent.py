@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import errno
+import hashlib
 import os
 import select
 import socket
@@ -72,7 +73,7 @@ SOCKET_OPTIONS = {
 
 def generated(size: int) -> bytes:
     """The bytes a ``send`` with ``size`` carries: offset modulo 256 (the README says so)."""
-    return bytes(i & 0xFF for i in range(size))
+    return (bytes(range(256)) * (size // 256 + 1))[:size]
 
 
 class LinuxAgent:
@@ -92,6 +93,7 @@ class LinuxAgent:
             "close": self.close,
             "abort": self.abort,
             "set": self.set,
+            "drain": self.drain,
             "info": self.info,
             "quit": lambda _r: {"bye": True},
         }
@@ -183,6 +185,27 @@ class LinuxAgent:
             got += len(chunk)
         data = b"".join(chunks)
         return {"data": base64.b64encode(data).decode(), "size": len(data), "eof": eof}
+
+    def drain(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Read ``size`` bytes (or to EOF or the timeout) and answer only their SHA-256:
+        bulk transfers are checked without shipping the bytes through the protocol."""
+        sock = self._get(request)
+        size = int(request["size"])
+        deadline = time.monotonic() + float(request.get("timeout", 60.0))
+        digest, got, eof = hashlib.sha256(), 0, False
+        sock.setblocking(False)
+        while got < size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([sock], [], [], remaining)[0]:
+                break
+            with _os_errors():
+                chunk = sock.recv(min(1 << 20, size - got))
+            if not chunk:
+                eof = True
+                break
+            digest.update(chunk)
+            got += len(chunk)
+        return {"size": got, "sha256": digest.hexdigest(), "eof": eof}
 
     def shutdown(self, request: dict[str, Any]) -> dict[str, Any]:
         how = SHUTDOWN_HOW.get(str(request.get("how", "wr")))

@@ -14,6 +14,7 @@ import argparse
 import base64
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import select
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from harness.targets.linux_agent import generated
 from reference_impl.host import ConnKey, Host, HostConfig, HostError
 from reference_impl.tcp.connection import TcpError
 from reference_impl.tcp.profiles import PROFILES, Profile
@@ -254,11 +256,7 @@ class RefStack:
 
     def op_send(self, r: dict[str, Any]) -> Pending:
         key, conn = self._conn(r)
-        data = (
-            base64.b64decode(r["data"])
-            if "data" in r
-            else bytes(i & 0xFF for i in range(int(r["size"])))
-        )
+        data = base64.b64decode(r["data"]) if "data" in r else generated(int(r["size"]))
         state = {"offset": 0}
 
         def check() -> dict[str, Any] | None:
@@ -305,6 +303,27 @@ class RefStack:
             if live.at_eof or live.state == State.CLOSED:
                 return finish(True)
             return None
+
+        return Pending(check, self._deadline(r), lambda: finish(False))
+
+    def op_drain(self, r: dict[str, Any]) -> Pending:
+        key, _conn = self._conn(r)
+        size = int(r["size"])
+        digest, got = hashlib.sha256(), [0]
+
+        def finish(eof: bool) -> dict[str, Any]:
+            return {"ok": True, "size": got[0], "sha256": digest.hexdigest(), "eof": eof}
+
+        def check() -> dict[str, Any] | None:
+            live = self.host.connections.get(key)
+            if live is None:
+                return finish(True)
+            data = self.host.tcp_read(key, size - got[0], now=now_us())
+            digest.update(data)
+            got[0] += len(data)
+            if got[0] >= size:
+                return finish(False)
+            return finish(True) if live.at_eof or live.state == State.CLOSED else None
 
         return Pending(check, self._deadline(r), lambda: finish(False))
 

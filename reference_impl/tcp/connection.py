@@ -728,7 +728,7 @@ class TcpConnection:
         )
 
     def _sack_option(self) -> tuple[TcpOption, ...]:
-        if not self.sack_ok or not self.ooo.pieces:
+        if not self.sack_ok or not self.ooo.blocks_:
             return ()
         return (Sack(tuple(self.ooo.blocks())),)  # RFC 2018 4: newest block first
 

@@ -64,6 +64,7 @@ LINUX = Profile(
     initial_window_segments=10,
     rcvbuf=131072,
     window_scale=7,
+    sack_recovery=True,  # Linux recovers with SACK (RFC 6675 and later RACK)
     zero_window_probe="below_una",
     time_wait_us=60 * S,
 )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 from reference_impl.tcp import seq
@@ -10,87 +11,119 @@ from reference_impl.tcp import seq
 MAX_SACK_BLOCKS = 4
 
 
+@dataclass(eq=False)  # compared by identity: two blocks are never the same block
+class Block:
+    start: int  # absolute sequence number of data[0]
+    data: bytearray
+
+
 @dataclass
 class Reassembly:
-    """Segments above RCV.NXT, keyed by their first sequence number (no overlaps kept)."""
+    """Data above RCV.NXT, kept as merged blocks sorted by sequence number (no overlaps, no
+    adjacent blocks). The common case, the next segment after a block, extends it in place."""
 
-    pieces: dict[int, bytes] = field(default_factory=dict)
+    blocks_: list[Block] = field(default_factory=list)
     fin_at: int | None = None  # sequence number of an out-of-order FIN
     recent: list[int] = field(default_factory=list)  # first seq of arrivals, newest first
-
-    @property
-    def queued_bytes(self) -> int:
-        return sum(len(p) for p in self.pieces.values())
+    queued_bytes: int = 0
 
     def __bool__(self) -> bool:
-        return bool(self.pieces) or self.fin_at is not None
+        return bool(self.blocks_) or self.fin_at is not None
 
     def insert(self, start: int, data: bytes, rcv_nxt: int) -> None:
-        """Queue data above RCV.NXT, dropping what is already queued (first copy wins)."""
-        for offset, chunk in self._new_parts(start, data):
-            self.pieces[seq.add(start, offset)] = chunk
+        """Queue data above RCV.NXT; bytes already queued keep their first copy."""
+        early = seq.diff(rcv_nxt, start)
+        if early > 0:
+            data, start = data[early:], rcv_nxt
+        if not data:
+            return
         self.recent.insert(0, start)
         del self.recent[16:]
+        lo = seq.diff(start, rcv_nxt)
+        hi = lo + len(data)
+        touching = [
+            i
+            for i, b in enumerate(self.blocks_)
+            if seq.diff(b.start, rcv_nxt) <= hi and seq.diff(b.start, rcv_nxt) + len(b.data) >= lo
+        ]
+        if not touching:
+            index = sum(1 for b in self.blocks_ if seq.diff(b.start, rcv_nxt) < lo)
+            self.blocks_.insert(index, Block(start, bytearray(data)))
+            self.queued_bytes += len(data)
+            return
+        first = self.blocks_[touching[0]]
+        first_lo = seq.diff(first.start, rcv_nxt)
+        if len(touching) == 1 and first_lo <= lo and first_lo + len(first.data) >= lo:
+            # The data starts inside or right after one block: append what is new.
+            new_part = data[first_lo + len(first.data) - lo :]
+            first.data += new_part
+            self.queued_bytes += len(new_part)
+            return
+        self._merge(touching, lo, hi, data, rcv_nxt)
 
-    def _new_parts(self, start: int, data: bytes) -> list[tuple[int, bytes]]:
-        """The parts of [start, start+len) not covered by queued pieces, with offsets."""
-        covered = sorted(
-            (seq.diff(s, start), seq.diff(s, start) + len(p)) for s, p in self.pieces.items()
+    def _merge(self, touching: list[int], lo: int, hi: int, data: bytes, rcv_nxt: int) -> None:
+        """Union of the new data and the blocks it touches; existing bytes win."""
+        union_lo = min(lo, *(seq.diff(self.blocks_[i].start, rcv_nxt) for i in touching))
+        union_hi = max(
+            hi,
+            *(
+                seq.diff(self.blocks_[i].start, rcv_nxt) + len(self.blocks_[i].data)
+                for i in touching
+            ),
         )
-        parts, cursor = [], 0
-        for lo, hi in covered:
-            if hi <= cursor or lo >= len(data):
-                continue
-            if lo > cursor:
-                parts.append((cursor, data[cursor:lo]))
-            cursor = max(cursor, hi)
-        if cursor < len(data):
-            parts.append((cursor, data[cursor:]))
-        return parts
+        merged = bytearray(union_hi - union_lo)
+        merged[lo - union_lo : hi - union_lo] = data
+        for i in touching:
+            block = self.blocks_[i]
+            offset = seq.diff(block.start, rcv_nxt) - union_lo
+            merged[offset : offset + len(block.data)] = block.data
+        covered = bytearray(len(merged))  # count the bytes that are really new
+        covered[lo - union_lo : hi - union_lo] = b"\x01" * (hi - lo)
+        for i in touching:
+            offset = seq.diff(self.blocks_[i].start, rcv_nxt) - union_lo
+            covered[offset : offset + len(self.blocks_[i].data)] = bytes(len(self.blocks_[i].data))
+        self.queued_bytes += covered.count(1)
+        for i in reversed(touching):
+            del self.blocks_[i]
+        self.blocks_.insert(touching[0], Block(seq.add(rcv_nxt, union_lo), merged))
 
     def pop_in_order(self, rcv_nxt: int) -> tuple[bytes, int]:
-        """Take the pieces that now continue from RCV.NXT; return (bytes, new RCV.NXT)."""
+        """Take the blocks that now continue from RCV.NXT; return (bytes, new RCV.NXT)."""
         out = bytearray()
-        while True:
-            piece = self._piece_covering(rcv_nxt)
-            if piece is None:
+        while self.blocks_:
+            block = self.blocks_[0]
+            skip = seq.diff(rcv_nxt, block.start)
+            if skip < 0:
                 break
-            start, data = piece
-            del self.pieces[start]
-            skip = seq.diff(rcv_nxt, start)
-            out += data[skip:]
-            rcv_nxt = seq.add(rcv_nxt, len(data) - skip)
-        self._drop_below(rcv_nxt)
+            del self.blocks_[0]
+            self.queued_bytes -= len(block.data)
+            if skip < len(block.data):
+                out += block.data[skip:]
+                rcv_nxt = seq.add(rcv_nxt, len(block.data) - skip)
         return bytes(out), rcv_nxt
 
-    def _piece_covering(self, point: int) -> tuple[int, bytes] | None:
-        for start, data in self.pieces.items():
-            if seq.le(start, point) and seq.lt(point, seq.add(start, len(data))):
-                return start, data
-        return None
-
-    def _drop_below(self, rcv_nxt: int) -> None:
-        for start in [s for s, p in self.pieces.items() if seq.le(seq.add(s, len(p)), rcv_nxt)]:
-            del self.pieces[start]
-
     def blocks(self, limit: int = MAX_SACK_BLOCKS) -> list[tuple[int, int]]:
-        """SACK blocks: merged queued ranges, the one holding the newest arrival first."""
-        ranges: list[list[int]] = []
-        for start in sorted(self.pieces, key=lambda s: seq.diff(s, next(iter(self.pieces)))):
-            end = seq.add(start, len(self.pieces[start]))
-            if ranges and ranges[-1][1] == start:
-                ranges[-1][1] = end
-            else:
-                ranges.append([start, end])
-
-        def recency(block: list[int]) -> int:
-            for rank, first in enumerate(self.recent):
-                if seq.le(block[0], first) and seq.lt(first, block[1]):
-                    return rank
-            return len(self.recent)
-
-        ranges.sort(key=recency)
-        return [(lo, hi) for lo, hi in ranges[:limit]]
+        """SACK blocks: the block holding the newest arrival first, then by recency."""
+        if not self.blocks_:
+            return []
+        base = self.blocks_[0].start
+        offsets = [seq.diff(b.start, base) for b in self.blocks_]
+        chosen: list[int] = []
+        for first in self.recent:
+            i = bisect.bisect_right(offsets, seq.diff(first, base)) - 1
+            if (
+                i >= 0
+                and seq.diff(first, base) < offsets[i] + len(self.blocks_[i].data)
+                and i not in chosen
+            ):
+                chosen.append(i)
+                if len(chosen) == limit:
+                    break
+        chosen += [i for i in range(len(self.blocks_)) if i not in chosen][: limit - len(chosen)]
+        return [
+            (self.blocks_[i].start, seq.add(self.blocks_[i].start, len(self.blocks_[i].data)))
+            for i in chosen
+        ]
 
 
 @dataclass
