@@ -10,12 +10,16 @@ from __future__ import annotations
 import base64
 import contextlib
 import itertools
+import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.agent import AgentClient, AgentReplyError
 from harness.errors import HarnessError
+from harness.impair import Impairment, RelayProcess
 from harness.link import Frame, Link
 from harness.oracle import Oracle
 from harness.peer import TcpPeer
@@ -48,12 +52,27 @@ class TestBed:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, target_name: str, profile: str = "rfc") -> None:
+    def __init__(
+        self,
+        target_name: str,
+        profile: str = "rfc",
+        *,
+        relay: dict[str, Impairment] | None = None,
+        seed: int = 1,
+    ) -> None:
         self.target_name = target_name
-        self.topology: TesterTarget = create_tester_target(tap=uses_tap(target_name))
+        self.topology: TesterTarget = create_tester_target(
+            tap=uses_tap(target_name), relay=relay is not None
+        )
+        self.relay: RelayProcess | None = None
+        self._relay_dir: str | None = None
         try:
             self.target = make_target(target_name, self.topology, profile)
             self.target.start()
+            if relay is not None and self.topology.relay_netns:
+                self._relay_dir = tempfile.mkdtemp(prefix="netconform-relay-")
+                log = os.path.join(self._relay_dir, "relay.jsonl")
+                self.relay = RelayProcess(self.topology.relay_netns, seed, relay, log)
             self.link = Link(self.topology.tester.netns, self.topology.tester.ifname)
         except BaseException:
             self.close()
@@ -87,6 +106,12 @@ class TestBed:
         link = getattr(self, "link", None)
         if link is not None:
             link.close()
+        relay: RelayProcess | None = getattr(self, "relay", None)
+        if relay is not None:
+            relay.stop()
+        relay_dir: str | None = getattr(self, "_relay_dir", None)
+        if relay_dir:
+            shutil.rmtree(relay_dir, ignore_errors=True)
         self.topology.teardown()
 
 
