@@ -57,6 +57,27 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="build the HTML report from reports/allure-results")
     report.set_defaults(func=cmd_report)
 
+    subnet = sub.add_parser("subnet", help="subnetting calculator (masks, lists, VLSM, summaries)")
+    subnet.add_argument(
+        "network",
+        nargs="+",
+        help="a network (172.16.0.0/16, '172.16.0.0 255.255.0.0', or a classful "
+        "address); several with --summarize",
+    )
+    what = subnet.add_mutually_exclusive_group()
+    what.add_argument("--subnets", type=int, metavar="N", help="the mask for N subnets")
+    what.add_argument("--hosts", type=int, metavar="N", help="the mask for N hosts per subnet")
+    what.add_argument("--vlsm", metavar="NAME=HOSTS,...", help="variable-length allocation")
+    what.add_argument("--summarize", action="store_true", help="summarise the networks given")
+    subnet.add_argument(
+        "--no-subnet-zero",
+        action="store_true",
+        help="RFC 950's rule: the all-zeros and all-ones subnets are not used",
+    )
+    subnet.add_argument("--limit", type=int, default=16, help="subnets to list (default 16)")
+    subnet.add_argument("--json", action="store_true", help="machine-readable output")
+    subnet.set_defaults(func=cmd_subnet)
+
     aimd = sub.add_parser("aimd", help="two reference flows share a bottleneck: plot AIMD")
     aimd.add_argument("--seconds", type=float, default=60.0, help="simulated time (default 60)")
     aimd.add_argument("--out", default="reports/aimd.svg", help="where the SVG plot goes")
@@ -159,6 +180,12 @@ def cmd_report(_args: argparse.Namespace) -> int:
         raise SetupError(f"no results in {RESULTS_DIR}; run `netconform run` first")
     print(f"netconform: HTML report at {_build_report()}")
     return 0
+
+
+def cmd_subnet(args: argparse.Namespace) -> int:
+    from harness.subnet_view import run_subnet
+
+    return run_subnet(args)
 
 
 def cmd_aimd(args: argparse.Namespace) -> int:

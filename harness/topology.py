@@ -81,6 +81,10 @@ RECORDED_SYSCTLS = (
 )
 OFFLOADS_OFF = ("tx", "tso", "gso", "gro")
 STACK_MAC = "02:6e:63:00:00:02"  # locally administered; the userspace stack's address
+# A gateway that exists only as a neighbour entry: frames routed to it cross the veth with
+# this destination MAC, where the tester sees them (subnet suites: off-link decisions).
+GATEWAY_MAC = "02:6e:63:00:00:fe"
+GATEWAY_HOST = 254  # the gateway's host number in the subnet
 # A userspace stack's namespace: only quiet the link; the kernel there has no address.
 TAP_TARGET_SYSCTLS = TESTER_SYSCTLS
 
@@ -100,6 +104,7 @@ class TesterTarget:
     tester: Endpoint
     target: Endpoint
     prefixlen: int
+    gateway: str = ""
     sysctls: dict[str, str] = field(default_factory=dict)
     relay_netns: str | None = None  # with relay=True: nc-ra faces the tester, nc-rb the target
     _removed: bool = False
@@ -143,6 +148,7 @@ def create_tester_target(
         target_sysctls = TAP_TARGET_SYSCTLS if tap else TARGET_SYSCTLS
     net = ipaddress.ip_network(subnet)
     tester_ip, target_ip = str(net.network_address + 1), str(net.network_address + 2)
+    gateway = str(net.network_address + GATEWAY_HOST)
     with _LOCK:
         n = next(_COUNTER)
     tester_ns, target_ns = _run_name("tester", n), _run_name("target", n)
@@ -167,7 +173,7 @@ def create_tester_target(
             _bridge_to_tap(target_ns)
             target_mac, target_if = STACK_MAC, "nc-tap"
         else:
-            _configure_target(target_ns, target_ip, net.prefixlen, tester_ip, tester_mac)
+            _configure_target(target_ns, target_ip, net.prefixlen, tester_ip, tester_mac, gateway)
             target_if = "nc-target"
         _bring_up(tester_ns, "nc-tester")
         for ns, ifname in ((tester_ns, "nc-tester"), (target_ns, "nc-target")):
@@ -183,6 +189,7 @@ def create_tester_target(
         tester=Endpoint(tester_ns, "nc-tester", tester_mac, tester_ip),
         target=Endpoint(target_ns, target_if, target_mac, target_ip),
         prefixlen=net.prefixlen,
+        gateway=gateway,
         sysctls=pinned,
         relay_netns=relay_ns,
     )
@@ -216,7 +223,7 @@ def _mac_of(ns: NetNS, ifname: str) -> str:
 
 
 def _configure_target(
-    target_ns: str, ip: str, prefixlen: int, tester_ip: str, tester_mac: str
+    target_ns: str, ip: str, prefixlen: int, tester_ip: str, tester_mac: str, gateway: str
 ) -> None:
     with NetNS(target_ns) as ns:
         lo = ns.link_lookup(ifname="lo")[0]
@@ -226,6 +233,8 @@ def _configure_target(
         ns.link("set", index=idx, state="up")
         # The tester answers no ARP: the target learns the tester's MAC from this entry.
         ns.neigh("add", dst=tester_ip, lladdr=tester_mac, ifindex=idx, state=NUD_PERMANENT)
+        ns.neigh("add", dst=gateway, lladdr=GATEWAY_MAC, ifindex=idx, state=NUD_PERMANENT)
+        ns.route("add", dst="0.0.0.0/0", gateway=gateway, oif=idx)
 
 
 def _bridge_to_tap(target_ns: str) -> None:

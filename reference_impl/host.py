@@ -277,6 +277,13 @@ class Host:
         profile: Profile | None = None,
     ) -> ConnKey:
         self.now = now
+        target = ipaddress.ip_address(ip)
+        if (
+            target.is_multicast
+            or target.is_unspecified
+            or ip in (str(self.network.broadcast_address), "255.255.255.255")
+        ):
+            raise HostError(f"{ip} is a broadcast or multicast address (RFC 9293 MUST-46)")
         sport = sport or self._ephemeral()
         key = (sport, ip, port)
         if key in self.connections:

@@ -132,3 +132,30 @@ def test_doctor_lists_every_dependency():
     result = run_cli("doctor")
     for name in ("ip", "ethtool", "tshark", "node", "npm", "allure"):
         assert any(line.startswith(name) for line in result.stdout.splitlines()), result.stdout
+
+
+def test_subnet_prints_the_seed_example_as_a_table():
+    result = run_cli("subnet", "172.16.0.0", "--subnets", "30", "--limit", "2")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1] == "borrow 5 bits: /21 = 255.255.248.0, 32 subnets of 2046 hosts"
+    assert lines[3].split() == [
+        "172.16.0.0/21",
+        "255.255.248.0",
+        "172.16.0.1",
+        "172.16.7.254",
+        "172.16.7.255",
+        "2046",
+    ]
+    assert lines[-1] == "... 30 more (--limit to show more)"
+
+
+def test_subnet_json_is_machine_readable():
+    result = run_cli("subnet", "192.168.10.0/24", "--vlsm", "LAN=100,LINK=2", "--json")
+    data = json.loads(result.stdout)
+    assert [(row["name"], row["prefixlen"]) for row in data["vlsm"]] == [("LAN", 25), ("LINK", 30)]
+
+
+def test_subnet_bad_mask_is_one_line():
+    result = run_cli("subnet", "10.0.0.0", "255.0.255.0")
+    assert_one_line_error(result, "255.0.255.0 is not a contiguous mask")

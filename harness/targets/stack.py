@@ -2,8 +2,9 @@
 
 A ``cmd:`` line is split like a shell would and may use these placeholders:
 {tap} the TAP device, {ip} the stack's address, {prefix} its prefix length, {mac} the MAC it
-must use, {tester_ip}/{tester_mac} the tester's (for a static neighbour entry), {ctl} a Unix
-socket path the stack listens on for the control protocol (without {ctl}: stdin/stdout).
+must use, {tester_ip}/{tester_mac} the tester's (for a static neighbour entry), {gateway} and
+{gateway_mac} the default gateway's, {ctl} a Unix socket path the stack listens on for the
+control protocol (without {ctl}: stdin/stdout).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import time
 from harness.agent import AgentClient
 from harness.errors import HarnessError, TargetError
 from harness.targets.process import NamespaceProcess
-from harness.topology import TesterTarget
+from harness.topology import GATEWAY_MAC, TesterTarget
 
 CTL_WAIT_S = 10.0
 
@@ -29,7 +30,7 @@ def ref_command(profile: str) -> str:
     return (
         f"{shlex.quote(sys.executable)} -m harness.targets.refstack --tap {{tap}} "
         f"--ip {{ip}}/{{prefix}} --mac {{mac}} --neighbor {{tester_ip}}={{tester_mac}} "
-        f"--profile {profile}"
+        f"--gateway {{gateway}} --neighbor {{gateway}}={{gateway_mac}} --profile {profile}"
     )
 
 
@@ -52,6 +53,8 @@ class StackTarget:
             "mac": topo.target.mac,
             "tester_ip": topo.tester.ip,
             "tester_mac": topo.tester.mac,
+            "gateway": topo.gateway,
+            "gateway_mac": GATEWAY_MAC,
             "ctl": self._ctl_path() if "{ctl}" in self.command else "",
         }
         try:
