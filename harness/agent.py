@@ -32,6 +32,7 @@ OPERATIONS = (
     "connect",
     "send",
     "recv",
+    "drain",
     "shutdown",
     "close",
     "abort",

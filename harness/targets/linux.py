@@ -9,11 +9,12 @@ from typing import Any
 
 from harness.agent import AgentClient
 from harness.errors import HarnessError, TargetError
+from harness.targets.base import AgentTarget
 from harness.targets.process import NamespaceProcess
 from harness.topology import TesterTarget
 
 
-class LinuxTarget:
+class LinuxTarget(AgentTarget):
     """The kernel's stack, driven by ``harness.targets.linux_agent`` inside the namespace."""
 
     name = "linux"
@@ -34,16 +35,6 @@ class LinuxTarget:
             self.hello = self._client.hello()
         except HarnessError as exc:
             raise TargetError(f"{exc}; agent stderr: {self.process.stderr_text()}") from exc
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.popen.poll() is None
-
-    @property
-    def control(self) -> AgentClient:
-        if self._client is None:
-            raise TargetError("the linux target was not started")
-        return self._client
 
     def environment(self) -> dict[str, str]:
         """What the report records about this target: kernel and pinned sysctls."""

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from harness.agent import OPERATIONS
 from harness.targets.linux_agent import generated
 from reference_impl.host import ConnKey, Host, HostConfig, HostError
 from reference_impl.tcp.connection import TcpError
@@ -36,20 +37,6 @@ TUNSETIFF = 0x400454CA
 IFF_TAP = 0x0002
 IFF_NO_PI = 0x1000
 FRAMES_PER_WAKEUP = 256
-OPERATIONS = (
-    "hello",
-    "listen",
-    "accept",
-    "connect",
-    "send",
-    "recv",
-    "shutdown",
-    "close",
-    "abort",
-    "set",
-    "info",
-    "quit",
-)
 
 
 def open_tap(name: str) -> int:

@@ -19,6 +19,7 @@ import time
 
 from harness.agent import AgentClient
 from harness.errors import HarnessError, TargetError
+from harness.targets.base import AgentTarget
 from harness.targets.process import NamespaceProcess
 from harness.topology import GATEWAY_MAC, TesterTarget
 
@@ -34,7 +35,7 @@ def ref_command(profile: str) -> str:
     )
 
 
-class StackTarget:
+class StackTarget(AgentTarget):
     def __init__(self, name: str, command: str, topology: TesterTarget) -> None:
         self.name, self.command, self.topology = name, command, topology
         self.ip, self.mac = topology.target.ip, topology.target.mac
@@ -104,16 +105,6 @@ class StackTarget:
         raise TargetError(
             f"target {self.name} did not open its control socket {{ctl}} within {CTL_WAIT_S:.0f} s"
         )
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.popen.poll() is None
-
-    @property
-    def control(self) -> AgentClient:
-        if self._client is None:
-            raise TargetError(f"the target {self.name} was not started")
-        return self._client
 
     def environment(self) -> dict[str, str]:
         env = {"target": self.name, "command": " ".join(shlex.quote(a) for a in self.argv())}
