@@ -18,6 +18,7 @@ from typing import Any
 from harness.errors import ConformanceFailure, HarnessError
 from harness.link import Frame, Link
 from harness.oracle import Oracle, Prediction
+from harness.report.notes import Note
 from harness.tolerance import Tolerance
 from reference_impl.wire.errors import WireError
 from reference_impl.wire.ethernet import ETH_P_IP, Ethernet
@@ -137,6 +138,7 @@ class TcpPeer:
     segments: list[Segment] = field(default_factory=list)  # the connection, both directions
     oracle: Oracle | None = None
     tolerance: Tolerance = field(default_factory=Tolerance)
+    notes: list[Note] = field(default_factory=list)  # what the checks found, for the ladder
     _tester_syn: TcpSegment | None = None
 
     # -- sending ---------------------------------------------------------------------------
@@ -245,9 +247,12 @@ class TcpPeer:
                 self._settle_prediction(seg)
                 return Observation(seg, delay)
             line = f"  +{delay * 1000:.1f} ms  {seg.describe()}  -- {', '.join(wrong)}"
+            self.notes.append(Note("unexpected", seg.ts_ns, ", ".join(wrong)))
             if not skip_others:
+                self.notes.append(Note("missing", seg.ts_ns + 1, want.describe()))
                 raise ConformanceFailure(self._failure(what, want, within, [line]))
             others.append(line)
+        self.notes.append(Note("missing", sent_ts + int(within * 1e9), want.describe()))
         raise ConformanceFailure(self._failure(what, want, within, others))
 
     def expect_silence(self, duration: float, *, what: str = "") -> None:
@@ -255,6 +260,7 @@ class TcpPeer:
         sent_ts = self._last_sent_ts()
         seg = self._next_from_target(duration)
         if seg is not None:
+            self.notes.append(Note("unexpected", seg.ts_ns, "no segment was expected"))
             delay = (seg.ts_ns - sent_ts) / 1e9
             raise ConformanceFailure(
                 f"expected no segment from the target for {duration * 1000:.0f} ms"
@@ -326,29 +332,35 @@ class TcpPeer:
             self.irs = tcp.seq
             if first_syn and self.oracle is not None:
                 self.oracle.adopt(tcp, self._tester_syn, _now_us())
-        if from_tester:
-            seq, ack_origin = relative(tcp.seq, self.iss), self.irs
-        else:
-            if self.irs is None:  # a segment before the target's SYN (e.g. RST to our SYN)
-                self.irs = tcp.seq if "R" not in flags else (tcp.seq - 1) % (1 << 32)
-            seq, ack_origin = relative(tcp.seq, self.irs), self.iss
-        ack = relative(tcp.ack, ack_origin) if ("A" in flags and ack_origin is not None) else 0
-        seg = Segment(
-            frame.ts_ns,
-            from_tester,
-            flags,
-            seq,
-            ack,
-            tcp.window,
-            tcp.payload,
-            tuple((type(o).__name__, _option_value(o)) for o in tcp.options),
-        )
+        if not from_tester and self.irs is None:  # before the target's SYN (an RST to ours)
+            self.irs = tcp.seq if "R" not in flags else (tcp.seq - 1) % (1 << 32)
+        seg = self._relative(frame.ts_ns, from_tester, tcp)
         self.segments.append(seg)
         if not from_tester:
             self.rcv_nxt = max(self.rcv_nxt, seg.seq + seg.seq_space)
             if "A" in flags:
-                self.target_acked = max(self.target_acked, ack)
+                self.target_acked = max(self.target_acked, seg.ack)
         return seg
+
+    def _relative(self, ts_ns: int, from_tester: bool, tcp: TcpSegment) -> Segment:
+        """A segment in the connection's relative numbers (no state changes)."""
+        flags = flags_text(tcp.flags).replace(".", "")
+        if from_tester:
+            seq, ack_origin = relative(tcp.seq, self.iss), self.irs
+        else:
+            seq, ack_origin = relative(tcp.seq, self.irs or 0), self.iss
+        ack = relative(tcp.ack, ack_origin) if ("A" in flags and ack_origin is not None) else 0
+        options = tuple((type(o).__name__, _option_value(o)) for o in tcp.options)
+        return Segment(ts_ns, from_tester, flags, seq, ack, tcp.window, tcp.payload, options)
+
+    def conversation(self, frames: Iterable[Frame]) -> list[Segment]:
+        """Both directions of this connection among ``frames``, in relative numbers."""
+        out = []
+        for frame in frames:
+            decoded = self._decode(frame)
+            if decoded is not None:
+                out.append(self._relative(frame.ts_ns, *decoded))
+        return out
 
     # -- the oracle ------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from harness.doctor import require_runtime
 from harness.errors import ConformanceFailure, SetupError, Unsupported
 from harness.oracle import ORACLE_PROFILES
 from harness.report import allure_report
+from harness.report.ladder import ladder_svg, time_sequence_svg
 from harness.requirements import Requirement, requirement_from_marker
 from harness.targets import BUILT_IN, check_target_spec
 from harness.testbed import TcpCase, TestBed
@@ -20,6 +21,7 @@ from harness.tolerance import Tolerance
 
 VERDICT_KEY = "netconform_verdict"
 DEFAULT_PCAP_DIR = Path("reports/pcaps")
+TIME_SEQUENCE_MIN_SEGMENTS = 4  # a connection that carried this much data gets a plot
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -140,24 +142,54 @@ def tcp(request: pytest.FixtureRequest, target: TestBed, tolerance: Tolerance) -
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     """Attach the evidence inside the test's own Allure result, pass or fail."""
+    failure: BaseException | None = None
     try:
         return (yield)
+    except BaseException as exc:
+        failure = exc
+        raise
     finally:
         case = item.stash.get(CASE_KEY, None)
         if case is not None:
             _attach_case(item, case)
+        if isinstance(failure, ConformanceFailure):
+            _attach_expected_vs_actual(item, failure)
 
 
 def _attach_case(item: pytest.Item, case: TcpCase) -> None:
     frames, transcript = case.evidence()
     pcap_dir = Path(item.config.getoption("pcap_dir"))
     allure_report.attach_evidence(item.nodeid, frames, transcript, pcap_dir)
+    for index, conn in enumerate(case.connections, start=1):
+        segments = conn.peer.conversation(frames)
+        name = f"connection {index}" if len(case.connections) > 1 else "connection"
+        allure_report.attach_svg(
+            f"ladder ({name})", ladder_svg(segments, conn.peer.notes, item.name)
+        )
+        if sum(1 for seg in segments if seg.length) >= TIME_SEQUENCE_MIN_SEGMENTS:
+            allure_report.attach_svg(f"time-sequence ({name})", time_sequence_svg(segments))
     if case.measurements:
         allure_report.attach_text("measured", "\n".join(case.measurements))
+    if case.bed.link.overflow:
+        allure_report.attach_text("capture", f"{case.bed.link.overflow} frames not stored (flood)")
     env = case.bed.environment()
     allure_report.attach_text(
         "target environment", "\n".join(f"{k} = {v}" for k, v in sorted(env.items()))
     )
+
+
+def _attach_expected_vs_actual(item: pytest.Item, failure: ConformanceFailure) -> None:
+    req = requirement_of(item)
+    rule = (
+        " ".join((getattr(item, "obj", None).__doc__ or "").split()) if hasattr(item, "obj") else ""
+    )
+    lines = [f"requirement: {req.title if req else '(none)'}"]
+    if req:
+        lines.append(f"RFC text: {req.url}")
+    if rule:
+        lines.append(f"rule: {rule}")
+    lines += ["", str(failure)]
+    allure_report.attach_text("expected vs actual", "\n".join(lines))
 
 
 @pytest.fixture(autouse=True)

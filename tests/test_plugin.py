@@ -104,5 +104,16 @@ def test_failing_check_against_linux_shows_expected_and_actual_with_evidence(pyt
     assert ("story", "§3.10.7.4 MUST") in labels and ("severity", "critical") in labels
     assert data["status"] == "failed"
     names = {a["name"] for a in data["attachments"]}
-    assert {"packets", "capture.pcap", "control protocol", "target environment"} <= names
+    assert {
+        "packets",
+        "capture.pcap",
+        "control protocol",
+        "target environment",
+        "ladder (connection)",
+        "expected vs actual",
+    } <= names
+    ladder = next(a for a in data["attachments"] if a["name"] == "ladder (connection)")
+    svg = (results / ladder["source"]).read_text()
+    assert "expected, never seen: [A] ack=999" in svg  # the missing segment is drawn
+    assert "#c62828" in svg  # and the segment that broke the expectation is red
     assert data["links"][0]["url"].endswith("rfc9293#section-3.10.7.4")

@@ -68,6 +68,10 @@ def tshark_decode(pcap: Path, limit: int = 200_000) -> str | None:
     return result.stdout[:limit] if result.returncode == 0 else None
 
 
+def attach_svg(name: str, svg: str) -> None:
+    allure.attach(svg, name=name, attachment_type=allure.attachment_type.SVG)
+
+
 def attach_text(name: str, text: str) -> None:
     allure.attach(text, name=name, attachment_type=allure.attachment_type.TEXT)
 

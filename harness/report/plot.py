@@ -78,10 +78,10 @@ def line_chart(
         )
         ly = top + 6 + 16 * i
         parts.append(
-            f'<line x1="{left + plot_w - 170}" y1="{ly}" x2="{left + plot_w - 145}" y2="{ly}" '
+            f'<line x1="{left + plot_w - 250}" y1="{ly}" x2="{left + plot_w - 225}" y2="{ly}" '
             f'stroke="{colour}" stroke-width="2"{dash}/>'
         )
-        parts.append(f'<text x="{left + plot_w - 140}" y="{ly + 4}">{escape(s.label)}</text>')
+        parts.append(f'<text x="{left + plot_w - 220}" y="{ly + 4}">{escape(s.label)}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
 
