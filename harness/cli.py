@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
 from pathlib import Path
-from types import FrameType
 
 from harness.errors import SetupError
+from harness.signals import install_interrupt_handlers
 
 RESULTS_DIR = Path("reports/allure-results")
 REPORT_DIR = Path("reports/allure-report")
@@ -17,8 +15,13 @@ SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # Everything after "--" goes to pytest untouched.
+    passthrough = argv[argv.index("--") + 1 :] if "--" in argv else []
+    argv = argv[: argv.index("--")] if "--" in argv else argv
     parser = _parser()
     args = parser.parse_args(argv)
+    args.pytest_args = passthrough
     try:
         return int(args.func(args))
     except SetupError as exc:
@@ -30,7 +33,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="netconform", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="netconform",
+        description=__doc__,
+        epilog="Arguments after -- go to pytest (run, matrix), e.g. netconform run -- -k fin",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the conformance suites and build the HTML report")
@@ -47,15 +54,21 @@ def _parser() -> argparse.ArgumentParser:
         help="suite folder or test file (default: all suites)",
     )
     run.add_argument("--no-report", action="store_true", help="skip the HTML report")
-    run.add_argument(
-        "pytest_args",
-        nargs=argparse.REMAINDER,
-        help="after --, arguments passed to pytest (e.g. -- -k fin --strict)",
-    )
     run.set_defaults(func=cmd_run)
 
     report = sub.add_parser("report", help="build the HTML report from reports/allure-results")
     report.set_defaults(func=cmd_report)
+
+    matrix = sub.add_parser("matrix", help="run every stack of a TOML file, write the matrix")
+    matrix.add_argument("stacks", type=Path, help="TOML with [[stack]] name, cmd (and timeout)")
+    matrix.add_argument(
+        "--suite",
+        action="append",
+        metavar="PATH",
+        help="suite folder or test file (default: all suites)",
+    )
+    matrix.add_argument("--out", type=Path, default=Path("reports/matrix"))
+    matrix.set_defaults(func=cmd_matrix)
 
     subnet = sub.add_parser("subnet", help="subnetting calculator (masks, lists, VLSM, summaries)")
     subnet.add_argument(
@@ -93,24 +106,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _install_interrupt_handlers() -> None:
-    """Ctrl-C and SIGTERM both raise KeyboardInterrupt, so fixtures tear namespaces down.
-
-    Installed explicitly: a shell that starts us in the background hands us SIGINT ignored.
-    Only this process unwinds: children forked later (pyroute2 forks to enter namespaces)
-    inherit the handler and must simply exit, never run the parent's cleanup twice.
-    """
-    main_pid = os.getpid()
-
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        if os.getpid() != main_pid:
-            os._exit(128 + signum)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from harness import doctor
     from harness.targets import BUILT_IN, check_target_spec
@@ -126,12 +121,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from harness.topology import remove_leftovers
 
-    _install_interrupt_handlers()
+    install_interrupt_handlers()
     removed = remove_leftovers()
     if removed:
         print(f"netconform: removed {len(removed)} namespace(s) left by killed runs")
     _clear(RESULTS_DIR)
-    extra = [a for a in args.pytest_args if a != "--"]
+    extra = args.pytest_args
     pytest_args = [
         *(args.suite or [str(SUITES_DIR)]),
         *[f"--target={t}" for t in targets],
@@ -162,16 +157,8 @@ def _clear(directory: Path) -> None:
 
 
 def _build_report() -> Path:
-    from harness.report.allure_report import build_html, write_environment
+    from harness.report.allure_report import build_html
 
-    write_environment(
-        RESULTS_DIR,
-        {
-            "kernel": os.uname().release,
-            "python": sys.version.split()[0],
-            "host": os.uname().nodename,
-        },
-    )
     return build_html(RESULTS_DIR, REPORT_DIR).resolve()
 
 
@@ -179,6 +166,22 @@ def cmd_report(_args: argparse.Namespace) -> int:
     if not RESULTS_DIR.is_dir() or not any(RESULTS_DIR.glob("*-result.json")):
         raise SetupError(f"no results in {RESULTS_DIR}; run `netconform run` first")
     print(f"netconform: HTML report at {_build_report()}")
+    return 0
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from harness import doctor
+    from harness.matrix import load_stacks, run_matrix
+
+    stacks = load_stacks(args.stacks)
+    doctor.require_runtime()
+    install_interrupt_handlers()
+    extra = args.pytest_args
+    results = run_matrix(stacks, args.suite or [str(SUITES_DIR)], args.out, extra)
+    for result in results:
+        note = f"  ({result.note})" if result.note else ""
+        print(f"{result.stack.name:<24} score {result.score:6.1%}{note}")
+    print(f"netconform: matrix at {(args.out / 'index.html').resolve()}")
     return 0
 
 

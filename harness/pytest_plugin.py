@@ -3,6 +3,8 @@ the work lives in harness.testbed, harness.peer and harness.report."""
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,9 +17,11 @@ from harness.oracle import ORACLE_PROFILES
 from harness.report import allure_report
 from harness.report.ladder import ladder_svg, time_sequence_svg
 from harness.requirements import Requirement, requirement_from_marker
+from harness.signals import install_interrupt_handlers
 from harness.targets import BUILT_IN, check_target_spec
 from harness.testbed import TcpCase, TestBed
 from harness.tolerance import Tolerance
+from harness.topology import TARGET_SYSCTLS
 
 VERDICT_KEY = "netconform_verdict"
 DEFAULT_PCAP_DIR = Path("reports/pcaps")
@@ -68,6 +72,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    install_interrupt_handlers()
     config.addinivalue_line(
         "markers",
         "rfc(rfc, section, req=None, level=None): the RFC requirement the test checks "
@@ -192,12 +197,11 @@ def _attach_expected_vs_actual(item: pytest.Item, failure: ConformanceFailure) -
     allure_report.attach_text("expected vs actual", "\n".join(lines))
 
 
-@pytest.fixture(autouse=True)
-def _netconform_labels(request: pytest.FixtureRequest) -> None:
-    req = requirement_of(request.node)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Labels before any fixture runs, so that a test whose set-up fails keeps them."""
+    req = requirement_of(item)
     if req is not None:
-        protocol = Path(str(request.node.path)).parent.name.upper()
-        allure_report.label_test(req, protocol)
+        allure_report.label_test(req, Path(str(item.path)).parent.name.upper())
 
 
 @pytest.hookimpl(wrapper=True)
@@ -239,6 +243,38 @@ def _record_warn(item: pytest.Item, req: Requirement, exc: ConformanceFailure) -
     allure.dynamic.tag("WARN")
     allure.dynamic.description(message)
     allure_report.attach_text("verdict: WARN", message)
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Generator[None, Any, None]:
+    """After allure-pytest has judged the test: give a WARN a status message, so that
+    Allure's WARN category (categories.json) can match it."""
+    yield
+    message = dict(item.user_properties).get("netconform_warning")
+    if call.when == "call" and message:
+        allure_report.mark_warn(item, str(message))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Allure categories and the run's environment, beside the results (controller only)."""
+    results = session.config.getoption("allure_report_dir", None)
+    if results and not hasattr(session.config, "workerinput"):
+        allure_report.write_categories(Path(results))
+        allure_report.write_environment(Path(results), run_environment(session.config))
+
+
+def run_environment(config: pytest.Config) -> dict[str, str]:
+    env = {
+        "kernel": os.uname().release,
+        "python": sys.version.split()[0],
+        "targets": ", ".join(_targets(config)),
+        "profile": str(config.getoption("profile")),
+        "strict": str(bool(config.getoption("strict"))),
+        "timing tolerance": f"max({config.getoption('timing_floor')} ms, "
+        f"{config.getoption('timing_pct')} %)",
+    }
+    env.update({f"linux target: {k}": v for k, v in TARGET_SYSCTLS.items()})
+    return env
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

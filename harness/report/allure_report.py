@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import allure
+from allure_commons.model2 import StatusDetails
 
 from harness.doctor import ALLURE_BIN, REPORT_TOOL_DIR
 from harness.errors import SetupError
@@ -74,6 +77,42 @@ def attach_svg(name: str, svg: str) -> None:
 
 def attach_text(name: str, text: str) -> None:
     allure.attach(text, name=name, attachment_type=allure.attachment_type.TEXT)
+
+
+CATEGORIES = [
+    {"name": "FAIL: a MUST is broken", "matchedStatuses": ["failed"]},
+    {
+        "name": "ERROR: harness or environment (or a target that crashed or hung)",
+        "matchedStatuses": ["broken"],
+    },
+    {
+        "name": "UNSUPPORTED: the target lacks the operation or feature",
+        "matchedStatuses": ["skipped"],
+        "messageRegex": ".*UNSUPPORTED.*",
+    },
+    {
+        "name": "WARN: a SHOULD is broken (passes unless --strict)",
+        "matchedStatuses": ["passed"],
+        "messageRegex": ".*WARN.*",
+    },
+]
+
+
+def write_categories(results_dir: Path) -> None:
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / "categories.json").write_text(json.dumps(CATEGORIES, indent=2) + "\n")
+
+
+def mark_warn(item: Any, message: str) -> None:
+    """Put the WARN message into the passed test's Allure status details. allure-pytest has
+    no public call for this; without its listener (or if its internals move) nothing happens."""
+    listener = item.config.pluginmanager.get_plugin("allure_listener")
+    try:
+        uuid = listener._cache.get(item.nodeid)
+        result = listener.allure_logger.get_test(uuid)
+        result.statusDetails = StatusDetails(message=message)
+    except AttributeError:
+        return
 
 
 def write_environment(results_dir: Path, env: Mapping[str, str]) -> None:

@@ -86,7 +86,7 @@ def time_sequence_svg(segments: Sequence[Segment], title: str = "") -> str:
 
     who = "tester" if sender_is_tester else "target"
     top = max([s.seq + s.length for s in data] + [s.ack for s in acks] + [1]) * 1.5
-    edges = [s.ack + s.window for s in acks]
+    edges: list[float] = [s.ack + s.window for s in acks]
     window_label = "ACK + advertised window"
     if any(edge > top for edge in edges):  # a large window would flatten the rest
         edges = [min(edge, top) for edge in edges]
