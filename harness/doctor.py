@@ -33,6 +33,7 @@ DEPENDENCIES = (
     Dependency("tshark", "tshark", "full protocol decode of each capture in the report", False),
     Dependency("node", "nodejs", "running the Allure 3 report builder", False),
     Dependency("npm", "npm", "installing the Allure 3 report builder", False),
+    Dependency("chromium", "chromium", "headless browser that checks the built reports", False),
 )
 
 

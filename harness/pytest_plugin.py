@@ -264,16 +264,17 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def run_environment(config: pytest.Config) -> dict[str, str]:
+    # Keys become Java-style properties: no spaces, colons or equals signs in them.
     env = {
         "kernel": os.uname().release,
         "python": sys.version.split()[0],
         "targets": ", ".join(_targets(config)),
         "profile": str(config.getoption("profile")),
         "strict": str(bool(config.getoption("strict"))),
-        "timing tolerance": f"max({config.getoption('timing_floor')} ms, "
+        "timing.tolerance": f"max({config.getoption('timing_floor')} ms, "
         f"{config.getoption('timing_pct')} %)",
     }
-    env.update({f"linux target: {k}": v for k, v in TARGET_SYSCTLS.items()})
+    env.update({f"linux.sysctl.{k}": v for k, v in TARGET_SYSCTLS.items()})
     return env
 
 
