@@ -6,6 +6,7 @@ import struct
 from dataclasses import dataclass
 
 from reference_impl.wire.errors import WireError, need
+from reference_impl.wire.fast import fast_constructor
 
 ETH_P_IP = 0x0800
 ETH_P_ARP = 0x0806
@@ -52,10 +53,13 @@ class Ethernet:
     def parse(cls, data: bytes) -> Ethernet:
         need(data, 14, "ethernet", "header")
         dst, src, ethertype = _HEADER.unpack_from(data)
-        return cls(bytes_to_mac(dst), bytes_to_mac(src), ethertype, data[14:])
+        return _build_ethernet(bytes_to_mac(dst), bytes_to_mac(src), ethertype, data[14:])
 
     def emit(self) -> bytes:
         return (
             _HEADER.pack(mac_to_bytes(self.dst), mac_to_bytes(self.src), self.ethertype)
             + self.payload
         )
+
+
+_build_ethernet = fast_constructor(Ethernet)

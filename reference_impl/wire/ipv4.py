@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from reference_impl.wire.checksum import internet_checksum
 from reference_impl.wire.errors import WireError, need
+from reference_impl.wire.fast import fast_constructor
 
 PROTO_ICMP = 1
 PROTO_TCP = 6
@@ -74,7 +75,7 @@ class IPv4:
         if total < ihl:
             raise WireError("ipv4", "total_length", f"{total} is shorter than the header ({ihl})")
         need(data, total, "ipv4", "total_length")
-        return cls(
+        return _build_ipv4(
             bytes_to_ip(src),
             bytes_to_ip(dst),
             proto,
@@ -112,3 +113,6 @@ class IPv4:
         )
         csum = internet_checksum(header)
         return header[:10] + csum.to_bytes(2, "big") + header[12:] + self.payload
+
+
+_build_ipv4 = fast_constructor(IPv4)

@@ -12,6 +12,7 @@ from typing import Any
 
 from reference_impl.wire.checksum import fold, pseudo_header, transport_checksum
 from reference_impl.wire.errors import WireError, need
+from reference_impl.wire.fast import fast_constructor
 from reference_impl.wire.ipv4 import PROTO_TCP, ip_to_bytes
 
 FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = (1 << i for i in range(8))
@@ -182,8 +183,8 @@ class TcpSegment:
         if header_len < 20:
             raise WireError("tcp", "data_offset", f"header length {header_len} is below 20")
         need(data, header_len, "tcp", "data_offset")
-        options = parse_options(bytes(data[20:header_len])) if header_len > 20 else ()
-        return cls(
+        options = parse_options(data[20:header_len]) if header_len > 20 else ()
+        return _build_segment(
             sport,
             dport,
             seq,
@@ -235,6 +236,9 @@ class TcpSegment:
             f"{self.sport}>{self.dport} [{flags_text(self.flags)}] seq={self.seq} ack={self.ack} "
             f"win={self.window} len={len(self.payload)}"
         )
+
+
+_build_segment = fast_constructor(TcpSegment)
 
 
 def tcp_checksum_ok(src: str, dst: str, data: bytes) -> bool:

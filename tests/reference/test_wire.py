@@ -170,3 +170,16 @@ def test_dhcp_without_cookie_is_refused():
     raw[236] = 0
     with pytest.raises(WireError, match="cookie"):
         DhcpMessage.parse(bytes(raw))
+
+
+def test_fast_constructor_makes_the_same_frozen_object():
+    import dataclasses
+
+    from reference_impl.wire.fast import fast_constructor
+
+    build = fast_constructor(TcpSegment)
+    args = (1, 2, 3, 4, ACK, 5, b"x", (), 0, 0)
+    made = build(*args)
+    assert made == TcpSegment(*args) and hash(made) == hash(TcpSegment(*args))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.seq = 9
