@@ -117,3 +117,21 @@ def test_failing_check_against_linux_shows_expected_and_actual_with_evidence(pyt
     assert "expected, never seen: [A] ack=999" in svg  # the missing segment is drawn
     assert "#c62828" in svg  # and the segment that broke the expectation is red
     assert data["links"][0]["url"].endswith("rfc9293#section-3.10.7.4")
+
+
+def test_allure_results_carry_categories_and_the_warn_message(pytester):
+    pytester.makepyfile(VERDICTS)
+    results = pytester.path / "results"
+    pytester.runpytest_subprocess(f"--alluredir={results}")
+    categories = json.loads((results / "categories.json").read_text())
+    assert {c["name"].split(":")[0] for c in categories} == {"FAIL", "ERROR", "UNSUPPORTED", "WARN"}
+    by_name = {}
+    for path in results.glob("*-result.json"):
+        data = json.loads(path.read_text())
+        by_name[data["name"]] = data
+    warn = by_name["test_should_broken"]
+    assert warn["status"] == "passed" and "WARN" in warn["statusDetails"]["message"]
+    assert by_name["test_must_broken"]["status"] == "failed"
+    assert by_name["test_unsupported"]["status"] == "skipped"
+    env = (results / "environment.properties").read_text()
+    assert "linux.sysctl.net.ipv4.tcp_congestion_control=reno" in env
