@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from reference_impl.wire.checksum import fold, pseudo_header, transport_checksum
+from reference_impl.wire.checksum import fold, transport_checksum
 from reference_impl.wire.errors import WireError, need
 from reference_impl.wire.fast import fast_constructor
 from reference_impl.wire.ipv4 import PROTO_TCP, ip_to_bytes
@@ -76,6 +76,22 @@ _FIXED_LENGTH = {2: 4, 3: 3, 4: 2, 8: 10}
 
 
 _NOP_NOP_TS = b"\x01\x01\x08\x0a"
+_ADDRESS_SUMS: dict[tuple[str, str], int] = {}
+
+
+def _address_sum(src: str, dst: str) -> int:
+    """The pseudo-header's words other than the length: addresses and protocol (RFC 9293 3.1)."""
+    total = _ADDRESS_SUMS.get((src, dst))
+    if total is None:
+        raw_src, raw_dst = ip_to_bytes(src), ip_to_bytes(dst)
+        if len(raw_src) != 4 or len(raw_dst) != 4:
+            raise WireError("tcp", "address", f"bad pseudo-header address {src!r} or {dst!r}")
+        total = int.from_bytes(raw_src + raw_dst, "big") + PROTO_TCP
+        if len(_ADDRESS_SUMS) < 4096:
+            _ADDRESS_SUMS[(src, dst)] = total
+    return total
+
+
 _TS = struct.Struct("!II")
 
 
@@ -199,26 +215,28 @@ class TcpSegment:
 
     def emit(self, src: str, dst: str) -> bytes:
         opts = emit_options(self.options) if self.options else b""
-        header_len = 20 + len(opts)
+        header = (
+            _HEADER.pack(
+                self.sport,
+                self.dport,
+                self.seq,
+                self.ack,
+                (20 + len(opts)) << 2,
+                self.flags,
+                self.window,
+                0,
+                self.urgent,
+            )
+            + opts
+        )
         payload = self.payload
-        fields = (
-            self.sport,
-            self.dport,
-            self.seq,
-            self.ack,
-            header_len << 2,
-            self.flags,
-            self.window,
-        )
-        pseudo = pseudo_header(
-            ip_to_bytes(src), ip_to_bytes(dst), PROTO_TCP, header_len + len(payload)
-        )
-        # The sum of concatenated even-length chunks is the sum of their sums (mod 0xFFFF), so
-        # each part is summed where it lies instead of building pseudo-header + segment.
-        total = int.from_bytes(pseudo + _HEADER.pack(*fields, 0, self.urgent) + opts, "big")
+        # The one's-complement sum of even-length pieces laid end to end is the sum of the
+        # pieces' sums (mod 0xFFFF): pseudo-header (cached per address pair), header, payload.
+        total = _address_sum(src, dst) + len(header) + len(payload)
+        total += int.from_bytes(header, "big")
         total += int.from_bytes(payload + b"\x00" if len(payload) & 1 else payload, "big")
         csum = ~fold(total) & 0xFFFF
-        return b"".join((_HEADER.pack(*fields, csum, self.urgent), opts, payload))
+        return b"".join((header[:16], csum.to_bytes(2, "big"), header[18:], payload))
 
     @property
     def seg_len(self) -> int:
