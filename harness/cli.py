@@ -70,6 +70,16 @@ def _parser() -> argparse.ArgumentParser:
     matrix.add_argument("--out", type=Path, default=Path("reports/matrix"))
     matrix.set_defaults(func=cmd_matrix)
 
+    reqs = sub.add_parser("requirements", help="the requirement catalogue and what covers it")
+    reqs.add_argument(
+        "--suite", action="append", metavar="PATH", help="suites to count (default all)"
+    )
+    reqs.add_argument(
+        "--uncovered", action="store_true", help="list only requirements no test checks"
+    )
+    reqs.add_argument("--json", action="store_true", help="machine-readable output")
+    reqs.set_defaults(func=cmd_requirements)
+
     subnet = sub.add_parser("subnet", help="subnetting calculator (masks, lists, VLSM, summaries)")
     subnet.add_argument(
         "network",
@@ -182,6 +192,50 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         note = f"  ({result.note})" if result.note else ""
         print(f"{result.stack.name:<24} score {result.score:6.1%}{note}")
     print(f"netconform: matrix at {(args.out / 'index.html').resolve()}")
+    return 0
+
+
+def cmd_requirements(args: argparse.Namespace) -> int:
+    import json
+
+    from harness import catalogue
+
+    try:
+        covered = catalogue.coverage(args.suite or [str(SUITES_DIR)])
+    except ValueError as exc:
+        raise SetupError(str(exc)) from None
+    rows = [(e, covered[e.key]) for e in catalogue.entries()]
+    if args.uncovered:
+        rows = [(e, tests) for e, tests in rows if not tests]
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "key": e.key,
+                        "rfc": e.rfc,
+                        "id": e.id,
+                        "section": e.section,
+                        "level": e.level,
+                        "wire": e.wire,
+                        "summary": e.summary,
+                        "tests": t,
+                    }
+                    for e, t in rows
+                ],
+                indent=2,
+            )
+        )
+        return 0
+    for entry, tests in rows:
+        mark = f"{len(tests)} test{'s' if len(tests) != 1 else ''}" if tests else "-"
+        wire = "wire" if entry.wire else "api "
+        print(f"{entry.key:<28} {entry.level:<6} {wire}  {mark:<8} {entry.summary}")
+    print()
+    for level in ("MUST", "SHOULD", "MAY"):
+        observable = [e for e in catalogue.entries() if e.wire and e.level == level]
+        done = [e for e in observable if covered[e.key]]
+        print(f"{level:<6} wire-observable requirements covered: {len(done)} of {len(observable)}")
     return 0
 
 

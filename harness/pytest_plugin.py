@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from harness import catalogue
 from harness.doctor import require_runtime
 from harness.errors import ConformanceFailure, SetupError, Unsupported
 from harness.oracle import ORACLE_PROFILES
@@ -90,7 +91,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         for mark in item.iter_markers("rfc"):
             try:
-                requirement_from_marker(mark.args, dict(mark.kwargs))
+                catalogue.lookup(requirement_from_marker(mark.args, dict(mark.kwargs)))
             except ValueError as exc:
                 raise pytest.UsageError(f"{item.nodeid}: bad rfc marker: {exc}") from None
 

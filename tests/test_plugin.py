@@ -135,3 +135,36 @@ def test_allure_results_carry_categories_and_the_warn_message(pytester):
     assert by_name["test_unsupported"]["status"] == "skipped"
     env = (results / "environment.properties").read_text()
     assert "linux.sysctl.net.ipv4.tcp_congestion_control=reno" in env
+
+
+@pytest.mark.parametrize(
+    ("marker", "complaint"),
+    [
+        ('req="MUST-999"', "MUST-999 is not in the requirement catalogue"),
+        ('req="MUST-40"', "MUST-40 is in section 3.8.6.3, not 3.4"),
+        ('level="MAY"', "section 3.4 at level MAY is not in the requirement catalogue"),
+    ],
+)
+def test_marker_naming_no_catalogue_entry_fails_collection(pytester, marker, complaint):
+    pytester.makepyfile(f"""
+        import pytest
+        @pytest.mark.rfc("9293", "3.4", {marker})
+        def test_x(): pass
+    """)
+    result = pytester.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert complaint in result.stderr.str()
+
+
+def test_requirements_command_prints_coverage():
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "requirements"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "RFC 9293 SHLD-31" in out and "out-of-order segments are queued" in out
+    assert "MUST   wire-observable requirements covered:" in out
