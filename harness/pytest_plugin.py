@@ -47,6 +47,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "default) or linux (Linux's habits, e.g. quick ACKs at start)",
     )
     group.addoption(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run every suite test N times (run1..runN); one bad run is a failure, with that "
+        "run's own packets as evidence",
+    )
+    group.addoption(
         "--timing-floor",
         type=float,
         default=20.0,
@@ -74,6 +82,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     install_interrupt_handlers()
+    if config.getoption("repeat") < 1:
+        raise pytest.UsageError("--repeat must be at least 1")
     config.addinivalue_line(
         "markers",
         "rfc(rfc, section, req=None, level=None): the RFC requirement the test checks "
@@ -106,6 +116,9 @@ def _targets(config: pytest.Config) -> list[str]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    repeat = metafunc.config.getoption("repeat")
+    if repeat > 1 and metafunc.definition.get_closest_marker("rfc") is not None:
+        metafunc.parametrize("netconform_run", range(1, repeat + 1), ids=lambda i: f"run{i}")
     if "target" in metafunc.fixturenames:
         targets = _targets(metafunc.config)
         metafunc.parametrize("target", targets, indirect=True, scope="session", ids=targets)
@@ -120,6 +133,12 @@ def target(request: pytest.FixtureRequest) -> Iterator[TestBed]:
         yield bed
     finally:
         bed.close()
+
+
+@pytest.fixture(autouse=True)
+def netconform_run(request: pytest.FixtureRequest) -> int:
+    """Which repetition this is under --repeat (1 otherwise)."""
+    return int(getattr(request, "param", 1))
 
 
 @pytest.fixture(scope="session")

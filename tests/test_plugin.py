@@ -168,3 +168,18 @@ def test_requirements_command_prints_coverage():
     ).stdout
     assert "RFC 9293 SHLD-31" in out and "out-of-order segments are queued" in out
     assert "MUST   wire-observable requirements covered:" in out
+
+
+def test_repeat_runs_each_scenario_n_times_and_one_bad_run_fails(pytester):
+    pytester.makepyfile("""
+        import pytest
+        from harness.errors import ConformanceFailure
+
+        @pytest.mark.rfc("9293", "3.4", level="MUST")
+        def test_flaky(netconform_run):
+            if netconform_run == 2:
+                raise ConformanceFailure("run 2 saw no ACK")
+    """)
+    result = pytester.runpytest_subprocess("--repeat=3", "-v")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*test_flaky?run2? FAILED*"])
