@@ -137,6 +137,11 @@ class Oracle:
             self._advance(now_us)
             self._queue(self.shadow.shutdown(now=now_us), now_us, now_us)
 
+    def app_option(self, option: str, value: int) -> None:
+        """Mirror a socket option the test set on the target."""
+        if self.shadow is not None and option == "nodelay":
+            self.shadow.profile = self.shadow.profile.with_(nagle=not value)
+
     def app_read(self, size: int, now_us: int) -> None:
         if self.shadow is not None:
             self.shadow.read(size, now=now_us)

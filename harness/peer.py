@@ -152,8 +152,11 @@ class TcpPeer:
         ack: int | None = None,
         window: int | None = None,
         options: Iterable[tuple[str, object]] = (),
+        corrupt_checksum: bool = False,
     ) -> None:
-        """Send one segment; ``seq`` and ``ack`` are relative, defaulting to SND.NXT/RCV.NXT."""
+        """Send one segment; ``seq`` and ``ack`` are relative, defaulting to SND.NXT/RCV.NXT.
+        With ``corrupt_checksum`` the TCP checksum is deliberately wrong (the oracle is not
+        told: a conforming target must act as if the segment never came)."""
         flags = _canonical(flags)
         seq = self.snd_nxt if seq is None else seq
         if ack is None:
@@ -174,8 +177,13 @@ class TcpPeer:
         )
         if data:
             pkt = pkt / Raw(load=data)
+        if corrupt_checksum:
+            tcp_layer = pkt[TCP]
+            tcp_layer.chksum = (TCP(bytes(tcp_layer)).chksum or 0) ^ 0x5A5A
         frame = bytes(pkt)
         self.link.send(frame)
+        if corrupt_checksum:
+            return  # neither SND.NXT nor the oracle moves: the target must ignore it
         self._tell_oracle(frame)
         end = seq + len(data) + ("S" in flags) + ("F" in flags)
         self.snd_nxt = max(self.snd_nxt, end)
@@ -191,17 +199,22 @@ class TcpPeer:
     def send_syn(self, *, mss: int = 1460, options: Iterable[tuple[str, object]] = ()) -> None:
         self.send(flags="S", seq=0, options=[("MSS", mss), *options])
 
-    def connect(self, *, mss: int = 1460, within: float = 2.0) -> Segment:
-        """Active open from the tester: SYN, expect SYN-ACK acknowledging ISN+1, ACK."""
-        self.send_syn(mss=mss)
+    def connect(
+        self, *, mss: int = 1460, options: Iterable[tuple[str, object]] = (), within: float = 2.0
+    ) -> Segment:
+        """Active open from the tester: SYN, expect SYN-ACK acknowledging ISN+1, ACK.
+        ``options`` go in the SYN beside MSS, e.g. [("WScale", 2), ("SAckOK", b"")]."""
+        self.send_syn(mss=mss, options=options)
         synack = self.expect(flags="SA", ack=1, within=within, what="SYN-ACK").segment
         self.send(flags="A")
         return synack
 
-    def accept(self, *, mss: int = 1460, within: float = 3.0) -> Segment:
+    def accept(
+        self, *, mss: int = 1460, options: Iterable[tuple[str, object]] = (), within: float = 3.0
+    ) -> Segment:
         """Passive open at the tester: expect the target's SYN, answer SYN-ACK, expect ACK."""
         syn = self.expect(flags="S", within=within, what="SYN").segment
-        self.send(flags="SA", seq=0, options=[("MSS", mss)])
+        self.send(flags="SA", seq=0, options=[("MSS", mss), *options])
         self.expect(flags="A", ack=1, within=within, what="ACK of our SYN-ACK")
         return syn
 

@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -179,13 +180,31 @@ class TcpCase:
         self.handles.append(handle)
         return port, handle
 
-    def connect_to_target(self, *, mss: int = 1460) -> TcpConnection:
-        """The tester opens a connection to a listening target and the target accepts it."""
-        port, listener = self.listen()
+    def connect_to_target(
+        self,
+        *,
+        mss: int = 1460,
+        options: Iterable[tuple[str, object]] = (),
+        window: int = 65535,
+        iss: int | None = None,
+        **listen_options: int,
+    ) -> TcpConnection:
+        """The tester opens a connection to a listening target and the target accepts it.
+        ``listen_options`` (rcvbuf, nodelay, ...) are set on the target's listener."""
+        port, listener = self.listen(**listen_options)
         peer = self.peer(port)
-        peer.connect(mss=mss)
+        peer.window = window
+        if iss is not None:
+            peer.iss = iss
+        peer.connect(mss=mss, options=options)
         handle = int(self.control.request("accept", handle=listener, timeout=2.0)["handle"])
         return self._track(peer, handle)
+
+    def set_option(self, conn: TcpConnection, option: str, value: int) -> None:
+        """A socket option on the target's side of the connection (nodelay, rcvbuf, ...)."""
+        self.control.request("set", handle=conn.handle, option=option, value=value)
+        if conn.peer.oracle is not None:
+            conn.peer.oracle.app_option(option, value)
 
     def connect_from_target(self, *, mss: int = 1460) -> TcpConnection:
         """The target opens a connection to the tester, which completes the handshake."""

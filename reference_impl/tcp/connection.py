@@ -360,10 +360,27 @@ class TcpConnection:
         self._disarm("rtx")
 
     def _synchronized_arrival(self, seg: TcpSegment, now: int) -> None:
-        if not self._acceptable(seg):  # first: sequence number
-            if self.state == State.SYN_RECEIVED and seg.flags & SYN and seg.seq == self.irs:
+        if seg.flags & SYN and seg.seq == self.irs:  # the peer's SYN, once more
+            if self.state == State.SYN_RECEIVED and not seg.flags & ACK:
                 self._send_syn(now, ack=True)  # our SYN-ACK was lost: send it again
                 return
+            if self.state != State.SYN_RECEIVED:
+                self._emit_ack()  # a repeated SYN-ACK: our ACK was lost
+                return
+            # Simultaneous open: the peer's SYN-ACK. Its SYN lies before the window; trimmed
+            # off (3.10.7.4), what is left is an ACK at RCV.NXT, which completes the open.
+            seg = TcpSegment(
+                seg.sport,
+                seg.dport,
+                seq.add(seg.seq, 1),
+                seg.ack,
+                seg.flags & ~SYN,
+                seg.window,
+                seg.payload,
+                seg.options,
+                seg.urgent,
+            )
+        if not self._acceptable(seg):  # first: sequence number
             if not seg.flags & RST:
                 self._emit_ack()
                 if self.state == State.TIME_WAIT and seg.flags & FIN:

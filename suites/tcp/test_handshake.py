@@ -13,3 +13,62 @@ def test_syn_ack_acknowledges_isn_plus_one(tcp):
     seen = peer.expect_predicted(what="SYN-ACK to our SYN", fields=("flags", "ack"))
     assert seen.segment.ack == 1  # relative: ISN + 1
     tcp.measure("SYN -> SYN-ACK", seen.delay_s)
+
+
+@pytest.mark.rfc("9293", "3.10.7.1", level="MUST")
+def test_syn_to_a_closed_port_draws_rst_with_the_right_numbers(tcp):
+    """Nobody listens: the answer is RST|ACK with sequence 0 acknowledging ISN + 1 (the
+    reference's rst_for_unknown gives the expected segment)."""
+    peer = tcp.peer(tcp.bed.next_port())  # a port nobody listens on
+    peer.send_syn()
+    seen = peer.expect(flags="RA", ack=1, within=1.0, what="RST for a closed port")
+    assert seen.segment.length == 0
+
+
+@pytest.mark.rfc("9293", "3.5", level="MUST")
+def test_syn_ack_is_retransmitted_when_the_final_ack_is_lost(tcp):
+    """We never send the handshake's last ACK: the target sends its SYN-ACK again, with the
+    same numbers, once its retransmission timer (initially 1 s, RFC 6298 2.1) fires."""
+    port, _ = tcp.listen()
+    peer = tcp.peer(port)
+    peer.send_syn()
+    first = peer.expect(flags="SA", ack=1, within=1.0, what="SYN-ACK").segment
+    again = peer.expect(
+        flags="SA", ack=1, within=tcp.tolerance.widen(3.0), what="the SYN-ACK again"
+    ).segment
+    assert again.seq == first.seq
+    tcp.measure("SYN-ACK -> its retransmission", (again.ts_ns - first.ts_ns) / 1e9, 3.0)
+
+
+@pytest.mark.rfc("9293", "3.5", req="MUST-10")
+def test_simultaneous_open_completes(tcp):
+    """The target opens a connection while we send our own SYN: it answers SYN-ACK from
+    SYN-SENT, and once our SYN-ACK comes the connection carries data."""
+    port = tcp.bed.next_port()
+    peer = tcp.peer(target_port=0)
+    peer.tester_port = port
+    reply = tcp.control.request("connect", ip=tcp.bed.topology.tester.ip, port=port)
+    peer.target_port = int(reply["sport"])
+    conn = tcp._track(peer, int(reply["handle"]))
+    peer.expect(flags="S", within=2.0, what="the target's SYN")
+    peer.send(flags="S", seq=0, options=[("MSS", 1460)])  # our SYN crosses theirs
+    peer.expect(flags="SA", seq=0, ack=1, within=2.0, what="SYN-ACK from SYN-SENT")
+    peer.send(flags="SA", seq=0, ack=1, options=[("MSS", 1460)])
+    tcp.app_write(conn, b"simultaneous")
+    peer.expect(
+        seq=1,
+        length=12,
+        within=2.0,
+        what="data on the simultaneously opened connection",
+        skip_others=True,
+    )
+
+
+@pytest.mark.rfc("9293", "3.7.1", req="MUST-14")
+def test_syn_ack_carries_an_mss_option(tcp):
+    port, _ = tcp.listen()
+    peer = tcp.peer(port)
+    peer.send_syn()
+    synack = peer.expect(flags="SA", within=1.0, what="SYN-ACK").segment
+    mss = [value for name, value in synack.options if name in ("MSS", "Mss")]
+    assert mss and 536 <= int(mss[0]) <= 65495, f"SYN-ACK options: {synack.options}"

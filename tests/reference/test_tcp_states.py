@@ -255,3 +255,18 @@ def test_established_bad_checksum_is_dropped_silently():
 def test_profile_refuses_a_delayed_ack_of_500_ms():
     with pytest.raises(ValueError, match="MUST-40"):
         RFC.with_(ack_delay_us=500 * MS)
+
+
+def test_syn_received_simultaneous_open_syn_ack_at_the_isn_completes():
+    """RFC 9293 figure 8: each side's SYN-ACK repeats its SYN; trimmed, its ACK completes."""
+    conn = TcpConnection.connect(LOCAL, REMOTE, iss=ISS, now=0)
+    conn.outgoing()
+    conn.receive_segment(syn(), now=0)  # crossing SYNs: now SYN-RECEIVED
+    conn.receive_segment(TcpSegment(REMOTE, LOCAL, PEER_ISS, add(ISS, 1), SYN | ACK, 1000), now=1)
+    assert conn.state == State.ESTABLISHED
+
+
+def test_established_repeated_syn_ack_is_answered_with_an_ack():
+    remote = established()
+    (ack,) = remote.deliver(TcpSegment(REMOTE, LOCAL, PEER_ISS, add(ISS, 1), SYN | ACK, 1000))
+    assert ack.flags == ACK and remote.rel_ack(ack) == 1
