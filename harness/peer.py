@@ -139,6 +139,7 @@ class TcpPeer:
     oracle: Oracle | None = None
     tolerance: Tolerance = field(default_factory=Tolerance)
     notes: list[Note] = field(default_factory=list)  # what the checks found, for the ladder
+    target_syn: Segment | None = None  # the target's SYN or SYN-ACK, with its options
     _tester_syn: TcpSegment | None = None
 
     # -- sending ---------------------------------------------------------------------------
@@ -196,16 +197,25 @@ class TcpPeer:
             self._tester_syn = seg
         self.oracle.tester_sent(seg, _now_us())
 
-    def send_syn(self, *, mss: int = 1460, options: Iterable[tuple[str, object]] = ()) -> None:
-        self.send(flags="S", seq=0, options=[("MSS", mss), *options])
+    def send_syn(
+        self, *, mss: int | None = 1460, options: Iterable[tuple[str, object]] = ()
+    ) -> None:
+        """Our SYN; ``mss=None`` sends no MSS option at all."""
+        mss_option = [("MSS", mss)] if mss is not None else []
+        self.send(flags="S", seq=0, options=[*mss_option, *options])
 
     def connect(
-        self, *, mss: int = 1460, options: Iterable[tuple[str, object]] = (), within: float = 2.0
+        self,
+        *,
+        mss: int | None = 1460,
+        options: Iterable[tuple[str, object]] = (),
+        within: float = 2.0,
     ) -> Segment:
         """Active open from the tester: SYN, expect SYN-ACK acknowledging ISN+1, ACK.
         ``options`` go in the SYN beside MSS, e.g. [("WScale", 2), ("SAckOK", b"")]."""
         self.send_syn(mss=mss, options=options)
         synack = self.expect(flags="SA", ack=1, within=within, what="SYN-ACK").segment
+        self.target_syn = synack
         self.send(flags="A")
         return synack
 
@@ -214,6 +224,7 @@ class TcpPeer:
     ) -> Segment:
         """Passive open at the tester: expect the target's SYN, answer SYN-ACK, expect ACK."""
         syn = self.expect(flags="S", within=within, what="SYN").segment
+        self.target_syn = syn
         self.send(flags="SA", seq=0, options=[("MSS", mss), *options])
         self.expect(flags="A", ack=1, within=within, what="ACK of our SYN-ACK")
         return syn
@@ -267,6 +278,22 @@ class TcpPeer:
             others.append(line)
         self.notes.append(Note("missing", sent_ts + int(within * 1e9), want.describe()))
         raise ConformanceFailure(self._failure(what, want, within, others))
+
+    def target_offered(self, option: str) -> bool:
+        """Whether the target's SYN (or SYN-ACK) carried an option (reference names: Mss,
+        WindowScale, SackPermitted, Timestamps)."""
+        return self.target_syn is not None and any(n == option for n, _ in self.target_syn.options)
+
+    def collect(self, duration: float) -> list[Segment]:
+        """Every segment the target sends on this connection within ``duration`` seconds."""
+        deadline = time.monotonic() + duration
+        seen = []
+        while (remaining := deadline - time.monotonic()) > 0:
+            seg = self._next_from_target(remaining)
+            if seg is None:
+                break
+            seen.append(seg)
+        return seen
 
     def expect_silence(self, duration: float, *, what: str = "") -> None:
         """Fail if the target sends any segment on this connection within ``duration``."""

@@ -183,7 +183,7 @@ class TcpCase:
     def connect_to_target(
         self,
         *,
-        mss: int = 1460,
+        mss: int | None = 1460,
         options: Iterable[tuple[str, object]] = (),
         window: int = 65535,
         iss: int | None = None,

@@ -43,6 +43,7 @@ from reference_impl.wire.tcp import (
 )
 
 MAX_WINDOW_SHIFT = 14  # RFC 7323 2.3
+MIN_PEER_MSS = 64  # below this an announced MSS is treated as this (Linux uses 48)
 SENDS_AFTER_CLOSE = frozenset({State.FIN_WAIT_1, State.CLOSING, State.LAST_ACK})
 TIMERS = ("rtx", "delack", "persist", "timewait")
 
@@ -140,6 +141,7 @@ class TcpConnection:
         self.rcv_nxt = self.rcv_adv = seq.add(syn.seq, 1)
         mss = syn.option(Mss)
         self.peer_mss = mss.value if isinstance(mss, Mss) else self.profile.default_peer_mss
+        self.peer_mss = max(self.peer_mss, MIN_PEER_MSS)  # a hostile MSS of 0 must not stall us
         ws = syn.option(WindowScale)
         if isinstance(ws, WindowScale) and self.profile.window_scale is not None:
             self.ws_ok = True

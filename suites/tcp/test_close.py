@@ -32,3 +32,94 @@ def test_fin_from_target_consumes_one_sequence_number(tcp):
     peer.send(flags="FA", ack=102)  # our FIN at 1
     seen = peer.expect_predicted(what="ACK of our FIN, after the target's FIN")
     assert seen.segment.seq == 102 and seen.segment.ack == 2
+
+
+def close_from_target(tcp):
+    """The target closes first; we acknowledge its FIN. Returns (connection, peer)."""
+    conn = tcp.connect_to_target()
+    peer = conn.peer
+    tcp.app_shutdown(conn)
+    peer.expect(flags="FA", seq=1, within=1.0, what="the target's FIN")
+    peer.send(flags="A", ack=2)
+    return conn, peer
+
+
+@pytest.mark.rfc("9293", "3.6", level="MUST")
+def test_four_way_close_target_first(tcp):
+    """Target FIN, our ACK, our FIN, the target's ACK of it (TIME-WAIT on the target)."""
+    _conn, peer = close_from_target(tcp)
+    peer.send(flags="FA", ack=2)
+    peer.expect(flags="A", seq=2, ack=2, within=tcp.tolerance.widen(0.5), what="ACK of our FIN")
+
+
+@pytest.mark.rfc("9293", "3.6", level="MUST")
+def test_four_way_close_tester_first(tcp):
+    """Our FIN, the target's ACK; then the application closes: the target's FIN at 1."""
+    conn = tcp.connect_to_target()
+    peer = conn.peer
+    peer.send(flags="FA")
+    peer.expect(flags="A", ack=2, within=tcp.tolerance.widen(0.5), what="ACK of our FIN")
+    tcp.app_shutdown(conn)
+    peer.expect(flags="FA", seq=1, ack=2, within=1.0, what="the target's FIN (LAST-ACK)")
+    peer.send(flags="A", seq=2, ack=2)
+    peer.expect_silence(0.3, what="the close is complete")
+
+
+@pytest.mark.rfc("9293", "3.6.1", req="MAY-1")
+def test_half_close_lets_data_flow_the_other_way(tcp):
+    """After our FIN the target's application still writes, and we still receive."""
+    conn = tcp.connect_to_target()
+    peer = conn.peer
+    peer.send(flags="FA")
+    peer.expect(flags="A", ack=2, within=tcp.tolerance.widen(0.5), what="ACK of our FIN")
+    tcp.app_write(conn, b"half-closed but talking")
+    peer.expect(seq=1, length=23, within=1.0, what="data after our FIN", skip_others=True)
+
+
+@pytest.mark.rfc("9293", "3.6", level="MUST")
+def test_unacknowledged_fin_is_retransmitted(tcp):
+    """We never acknowledge the target's FIN: it comes again, at the same sequence number."""
+    conn = tcp.connect_to_target()
+    peer = conn.peer
+    tcp.app_shutdown(conn)
+    first = peer.expect(flags="FA", seq=1, within=1.0, what="the target's FIN").segment
+    again = peer.expect(
+        flags="FA", seq=1, within=tcp.tolerance.widen(3.0), what="the FIN retransmitted"
+    ).segment
+    tcp.measure("FIN -> its retransmission", (again.ts_ns - first.ts_ns) / 1e9, 3.0)
+
+
+@pytest.mark.rfc("9293", "3.6.1", req="MUST-13")
+def test_time_wait_reacknowledges_a_retransmitted_fin(tcp):
+    """In TIME-WAIT the target answers our repeated FIN with the same ACK."""
+    _conn, peer = close_from_target(tcp)
+    peer.send(flags="FA", ack=2)
+    peer.expect(flags="A", seq=2, ack=2, within=tcp.tolerance.widen(0.5), what="ACK of our FIN")
+    peer.send(flags="FA", seq=1, ack=2)  # as if the ACK had been lost
+    peer.expect(
+        flags="A",
+        seq=2,
+        ack=2,
+        within=tcp.tolerance.widen(0.5),
+        what="the same ACK again, from TIME-WAIT",
+    )
+
+
+@pytest.mark.rfc("9293", "3.6", level="MUST")
+def test_simultaneous_close(tcp):
+    """Both FINs cross: the target acknowledges ours from CLOSING, then takes our ACK."""
+    conn = tcp.connect_to_target()
+    peer = conn.peer
+    tcp.app_shutdown(conn)
+    peer.expect(flags="FA", seq=1, within=1.0, what="the target's FIN")
+    peer.send(flags="FA", ack=1)  # our FIN, not yet acknowledging theirs
+    peer.expect(
+        flags="A",
+        seq=2,
+        ack=2,
+        within=tcp.tolerance.widen(0.5),
+        what="ACK of our FIN from CLOSING",
+        skip_others=True,
+    )
+    peer.send(flags="A", seq=2, ack=2)
+    peer.expect_silence(0.3, what="both sides closed")

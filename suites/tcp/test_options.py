@@ -1,0 +1,104 @@
+"""Options: the peer's MSS, window scaling, SACK blocks, and sequence numbers that wrap past
+2**32 (RFC 9293 3.4 and 3.7.1; RFC 7323 2; RFC 2018 4)."""
+
+import pytest
+
+from harness.errors import ConformanceFailure, Unsupported
+
+WRITE = 6000
+
+
+def data_segments(peer, total, within=2.0):
+    """Collect the target's data segments until ``total`` bytes have come."""
+    got, segments = 0, []
+    while got < total:
+        seg = peer.expect(
+            within=within, what=f"data (have {got} of {total} bytes)", skip_others=True
+        ).segment
+        if seg.length:
+            segments.append(seg)
+            got = max(got, seg.seq - 1 + seg.length)
+            peer.send(flags="A", ack=seg.seq + seg.length)
+    return segments
+
+
+@pytest.mark.rfc("9293", "3.7.1", req="MUST-16")
+def test_segments_respect_the_peers_mss(tcp):
+    """We announce an MSS of 536: no data segment from the target is larger."""
+    conn = tcp.connect_to_target(mss=536)
+    tcp.set_option(conn, "nodelay", 1)
+    tcp.app_write(conn, bytes(WRITE))
+    sizes = [seg.length for seg in data_segments(conn.peer, WRITE)]
+    if max(sizes) > 536:
+        raise ConformanceFailure(f"segments of {max(sizes)} bytes after an MSS of 536: {sizes}")
+
+
+@pytest.mark.rfc("9293", "3.7.1", req="MUST-15")
+def test_without_an_mss_option_segments_are_at_most_536(tcp):
+    conn = tcp.connect_to_target(mss=None)  # our SYN carries no MSS option at all
+    tcp.set_option(conn, "nodelay", 1)
+    tcp.app_write(conn, bytes(3000))
+    sizes = [seg.length for seg in data_segments(conn.peer, 3000)]
+    if max(sizes) > 536:
+        raise ConformanceFailure(f"segments of {max(sizes)} bytes without an MSS option: {sizes}")
+
+
+@pytest.mark.rfc("7323", "2.3", level="MUST")
+def test_window_scaling_applies_after_the_syn(tcp):
+    """We offer scale 2 and advertise 1000 (= 4000 bytes): the target may have up to 4000
+    bytes in flight, and more than 1000 (it must apply the scale)."""
+    conn = tcp.connect_to_target(options=[("WScale", 2)], window=1000)
+    peer = conn.peer
+    if not peer.target_offered("WindowScale"):
+        raise Unsupported("the target does not offer window scaling (RFC 7323 is optional)")
+    peer.send(flags="A", window=1000)  # the first window after the SYN is scaled
+    tcp.set_option(conn, "nodelay", 1)
+    tcp.app_write(conn, bytes(20000))
+    sent = [seg for seg in peer.collect(0.5) if seg.length]
+    end = max((seg.seq + seg.length for seg in sent), default=1)
+    if end > 4001:
+        raise ConformanceFailure(f"data up to {end - 1} with only 4000 bytes of window")
+    if end <= 1001:
+        raise ConformanceFailure(f"only {end - 1} bytes sent: the window scale was not applied")
+
+
+@pytest.mark.rfc("2018", "4", level="SHOULD")
+def test_sack_blocks_report_the_newest_block_first(tcp):
+    """With SACK permitted, segments above two holes draw ACKs whose first SACK block is the
+    one holding the latest segment (RFC 2018 section 4)."""
+    peer = tcp.connect_to_target(options=[("SAckOK", b"")]).peer
+    if not peer.target_offered("SackPermitted"):
+        raise Unsupported("the target does not offer SACK (RFC 2018 is optional)")
+    peer.send(b"a" * 100)  # 1..100
+    peer.expect(flags="A", ack=101, within=tcp.tolerance.widen(0.5))
+    peer.send(b"c" * 100, seq=201)  # hole at 101
+    peer.expect(flags="A", ack=101, within=tcp.tolerance.widen(0.5))
+    peer.send(b"e" * 100, seq=401)  # hole at 301
+    ack = peer.expect(flags="A", ack=101, within=tcp.tolerance.widen(0.5)).segment
+    blocks = [value for name, value in ack.options if name in ("Sack", "SAck")]
+    if not blocks:
+        raise ConformanceFailure(f"no SACK option on the duplicate ACK: {ack.options}")
+    relative = [((lo - peer.iss) % 2**32, (hi - peer.iss) % 2**32) for lo, hi in _pairs(blocks[0])]
+    if relative[:2] != [(401, 501), (201, 301)]:
+        raise ConformanceFailure(f"SACK blocks {relative}: want (401, 501) first, then (201, 301)")
+
+
+def _pairs(value):
+    if value and isinstance(value[0], tuple):
+        return list(value)
+    return list(zip(value[0::2], value[1::2], strict=True))
+
+
+@pytest.mark.rfc("9293", "3.4", level="MUST")
+def test_sequence_numbers_wrap_past_2_32(tcp):
+    """Our ISN is 300 below 2**32: data across the wrap is acknowledged and delivered."""
+    conn = tcp.connect_to_target(iss=2**32 - 300)
+    peer = conn.peer
+    chunks = [bytes([65 + i]) * 200 for i in range(4)]  # crosses 2**32 in the second chunk
+    for index, chunk in enumerate(chunks):
+        peer.send(chunk)
+        peer.expect(
+            flags="A", ack=1 + 200 * (index + 1), within=tcp.tolerance.widen(0.5), skip_others=True
+        )
+    if tcp.app_read(conn, 800) != b"".join(chunks):
+        raise ConformanceFailure("the bytes across the wrap were not delivered in order")
