@@ -14,7 +14,7 @@ import copy
 from collections import deque
 from dataclasses import dataclass
 
-from reference_impl.tcp.connection import TcpConnection
+from reference_impl.tcp.connection import TcpConnection, TcpError
 from reference_impl.tcp.profiles import LINUX, RFC, Profile
 from reference_impl.wire.tcp import (
     SYN,
@@ -130,7 +130,10 @@ class Oracle:
     def app_wrote(self, data: bytes, now_us: int) -> None:
         if self.shadow is not None:
             self._advance(now_us)
-            self._queue(self.shadow.send(data, now=now_us), now_us, now_us)
+            try:
+                self._queue(self.shadow.send(data, now=now_us), now_us, now_us)
+            except TcpError:
+                self.shadow = None  # the shadow cannot follow; no more predictions
 
     def app_shutdown(self, now_us: int) -> None:
         if self.shadow is not None:
