@@ -91,3 +91,76 @@ def test_reordered_data_is_delivered_in_order(tcp, tolerance):
             f"the application read {len(got)} bytes; they differ from what was sent "
             f"from byte {first_bad} (sequence number {1 + first_bad})"
         )
+
+
+@pytest.mark.rfc("9293", "3.10.7.4", req="MUST-58")
+def test_cumulative_ack_covers_several_segments(tcp):
+    """Three segments sent back to back are covered by an ACK of 301, without ever an ACK
+    beyond what was sent."""
+    peer = tcp.connect_to_target().peer
+    for index in range(3):
+        peer.send(payload(index), seq=1 + SEGMENT * index)
+    acks = []
+    while not acks or acks[-1] < 301:
+        seen = peer.expect(
+            flags="A",
+            within=tcp.tolerance.widen(0.5),
+            skip_others=True,
+            what="ACKs of the three segments",
+        ).segment
+        acks.append(seen.ack)
+        if seen.ack > 301:
+            raise ConformanceFailure(f"ACK {seen.ack} acknowledges data never sent")
+
+
+@pytest.mark.rfc("9293", "3.8.6.3", req="MUST-40")
+def test_delayed_ack_never_reaches_500_ms(tcp):
+    """Twelve small segments, each after the previous ACK: every ACK comes in under 0.5 s
+    (past any quick-ACK phase), and the delays are reported."""
+    peer = tcp.connect_to_target().peer
+    delays = []
+    for index in range(12):
+        peer.send(payload(index, 20), seq=1 + 20 * index)
+        seen = peer.expect(
+            flags="A",
+            ack=21 + 20 * index,
+            within=tcp.tolerance.widen(0.5),
+            what=f"ACK of small segment {index + 1}",
+        )
+        delays.append(seen.delay_s)
+    tcp.measurements.append("ACK delays (ms): " + ", ".join(f"{d * 1000:.1f}" for d in delays))
+    if max(delays) >= 0.5:
+        raise ConformanceFailure(f"an ACK took {max(delays) * 1000:.0f} ms (MUST-40: below 500)")
+
+
+@pytest.mark.rfc("9293", "3.8.6.3", req="SHLD-19")
+def test_every_second_full_sized_segment_is_acknowledged_at_once(tcp):
+    """Two full-sized segments back to back: the second draws an ACK covering both at
+    once, not after the delayed-ACK timer."""
+    peer = tcp.connect_to_target(mss=1460).peer
+    mss = 1460
+    peer.send(payload(0, mss))
+    peer.send(payload(1, mss), seq=1 + mss)
+    seen = peer.expect(
+        flags="A",
+        ack=1 + 2 * mss,
+        within=tcp.tolerance.widen(0.0),
+        skip_others=True,
+        what="ACK of both full-sized segments",
+    )
+    tcp.measure("second full segment -> ACK", seen.delay_s)
+
+
+@pytest.mark.rfc("9293", "3.10.7.4", level="MUST")
+def test_duplicate_segment_is_acknowledged_and_not_delivered_twice(tcp):
+    conn = tcp.connect_to_target()
+    peer = conn.peer
+    peer.send(payload(0))
+    peer.expect(flags="A", ack=101, within=tcp.tolerance.widen(0.5))
+    peer.send(payload(0), seq=1)  # the same segment again
+    peer.expect(flags="A", ack=101, within=tcp.tolerance.widen(0.0), what="immediate ACK")
+    peer.send(payload(1), seq=101)
+    peer.expect(flags="A", ack=201, within=tcp.tolerance.widen(0.5), skip_others=True)
+    got = tcp.app_read(conn, 300, timeout=0.5)
+    if got != payload(0) + payload(1):
+        raise ConformanceFailure(f"the application read {len(got)} bytes, not 200 once each")
