@@ -74,7 +74,7 @@ def coverage(suite_paths: list[str]) -> dict[str, list[str]]:
     collector = Collector()
     with contextlib.redirect_stdout(io.StringIO()):
         code = pytest.main(
-            ["--collect-only", "-qq", "-p", "no:cacheprovider", *suite_paths], plugins=[Collector()]
+            ["--collect-only", "-qq", "-p", "no:cacheprovider", *suite_paths], plugins=[collector]
         )
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         raise ValueError(f"collecting {', '.join(suite_paths)} failed (pytest exit status {code})")

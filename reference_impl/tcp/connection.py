@@ -461,7 +461,9 @@ class TcpConnection:
             self._ack_our_syn(ack, now)
             self._transition(Event.RCV_ACK_OF_SYN)
             self._established()
-            self.snd_wl1 = seg.seq
+            # 3.10.7.4 fifth, SYN-RECEIVED: SND.WND, SND.WL1 and SND.WL2 come from this ACK.
+            self.snd_wnd = seg.window << self.snd_wscale
+            self.snd_wl1, self.snd_wl2 = seg.seq, seg.ack
         if seq.gt(ack, self.snd_max):
             self._emit_ack()  # acknowledges something not yet sent
             return False

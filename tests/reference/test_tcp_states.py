@@ -270,3 +270,14 @@ def test_established_repeated_syn_ack_is_answered_with_an_ack():
     remote = established()
     (ack,) = remote.deliver(TcpSegment(REMOTE, LOCAL, PEER_ISS, add(ISS, 1), SYN | ACK, 1000))
     assert ack.flags == ACK and remote.rel_ack(ack) == 1
+
+
+@pytest.mark.parametrize("iss", [1, 2**31 + 5, 2**32 - 1])
+def test_syn_received_final_ack_sets_the_send_window_whatever_the_isn(iss):
+    """SND.WL1/WL2 come from the handshake's ACK, so the next window update is taken."""
+    conn = TcpConnection.accept_syn(syn(), iss=iss, now=0)
+    conn.outgoing()
+    conn.receive_segment(TcpSegment(REMOTE, LOCAL, add(PEER_ISS, 1), add(iss, 1), ACK, 5000), now=1)
+    assert conn.snd_wnd == 5000
+    conn.receive_segment(TcpSegment(REMOTE, LOCAL, add(PEER_ISS, 1), add(iss, 1), ACK, 0), now=2)
+    assert conn.snd_wnd == 0
