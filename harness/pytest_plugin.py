@@ -195,6 +195,10 @@ def _attach_case(item: pytest.Item, case: TcpCase) -> None:
             allure_report.attach_svg(f"time-sequence ({name})", time_sequence_svg(segments))
     if case.measurements:
         allure_report.attach_text("measured", "\n".join(case.measurements))
+    info = [line for conn in case.connections for line in conn.peer.info]
+    if info:
+        allure_report.mark_info("\n".join(info))
+        item.user_properties.append(("netconform_info", "\n".join(info)))
     if case.bed.link.overflow:
         allure_report.attach_text("capture", f"{case.bed.link.overflow} frames not stored (flood)")
     env = case.bed.environment()
@@ -307,4 +311,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if warnings:
         terminalreporter.section("netconform: SHOULD-level deviations (WARN)")
         for line in warnings:
+            terminalreporter.write_line(line)
+    info = [
+        f"{r.nodeid}\n    {dict(r.user_properties)['netconform_info']}"
+        for r in terminalreporter.stats.get("passed", [])
+        if "netconform_info" in dict(r.user_properties)
+    ]
+    if info:
+        terminalreporter.section("netconform: allowed behaviour the profile did not predict (INFO)")
+        for line in info:
             terminalreporter.write_line(line)

@@ -90,3 +90,23 @@ def test_stack_that_crashes_mid_test_is_restarted_for_the_next(pytester, tmp_pat
 def test_no_target_process_survives_a_run():
     out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert "harness.targets.refstack" not in out and "stack_template.py" not in out
+
+
+def test_allowed_behaviour_the_profile_did_not_predict_is_info_not_fail(pytester):
+    """The oracle expects Linux's quick ACK (--profile linux); a stack that delays its ACK by
+    200 ms, which the RFCs allow, passes with an INFO note, not a failure."""
+    delaying = REF + " --profile rfc"
+    result = run_suites(
+        pytester,
+        delaying,
+        "--profile=linux",
+        "-k",
+        "data_is_acknowledged_with_seq_plus_length and 100",
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*allowed behaviour the profile did not predict (INFO)*",
+            "*the linux profile expected it at once; it came after 2??.* ms, which the RFCs allow*",
+        ]
+    )

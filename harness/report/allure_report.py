@@ -103,6 +103,12 @@ def write_categories(results_dir: Path) -> None:
     (results_dir / "categories.json").write_text(json.dumps(CATEGORIES, indent=2) + "\n")
 
 
+def mark_info(text: str) -> None:
+    """INFO: behaviour the RFCs allow that the chosen profile did not predict."""
+    allure.dynamic.tag("INFO")
+    attach_text("verdict: INFO", text)
+
+
 def mark_warn(item: Any, message: str) -> None:
     """Put the WARN message into the passed test's Allure status details. allure-pytest has
     no public call for this; without its listener (or if its internals move) nothing happens."""

@@ -166,12 +166,10 @@ _EMITTERS: dict[type, Callable[[Any], bytes]] = {
 
 def emit_options(options: tuple[TcpOption, ...]) -> bytes:
     """Encode options and pad with zeros to a 32-bit boundary (MUST-69)."""
-    if (
-        len(options) == 3
-        and isinstance(options[2], Timestamps)
-        and options[0] == options[1] == _NOP
-    ):
-        return _NOP_NOP_TS + _TS.pack(options[2].tsval, options[2].tsecr)  # the common layout
+    if len(options) == 3:  # the common layout, checked by type (cheaper than equality)
+        first, second, third = options
+        if type(first) is Nop and type(second) is Nop and type(third) is Timestamps:
+            return _NOP_NOP_TS + _TS.pack(third.tsval, third.tsecr)
     out = b"".join([_EMITTERS[type(opt)](opt) for opt in options])
     if len(out) > 40:
         raise WireError("tcp", "options", f"{len(out)} bytes of options exceed 40")

@@ -61,3 +61,38 @@ def test_after_a_timeout_one_segment_is_in_flight(tcp):
             f"after the timeout {1 + len(more)} segments came, not one: "
             f"{[seg.describe() for seg in [retransmitted, *more][:4]]}"
         )
+
+
+@pytest.mark.rfc("5681", "3.2", level="SHOULD")
+def test_window_is_roughly_halved_after_three_duplicate_acks(tcp):
+    """Round two of slow start is F segments; we lose its first and send a duplicate ACK for
+    each of the others. A sender that halved its window (ssthresh = F/2) sends about F/2
+    new segments in return, one that did not would send about F."""
+    _conn, peer = bulk_sender(tcp)
+    first = burst(peer)
+    for seg in sorted(first, key=lambda s: s.seq):
+        peer.send(flags="A", ack=seg.seq + seg.length)
+    second = sorted(burst(peer), key=lambda s: s.seq)
+    flight = len(second)
+    if flight < 6:
+        raise ConformanceFailure(f"round two had {flight} segments: too few to judge")
+    lost, top = second[0], max(s.seq + s.length for s in second)
+    new, retransmitted = [], False
+    for _ in second[1:]:
+        peer.send(flags="A", ack=lost.seq)  # a duplicate ACK per segment that arrived
+        for seg in peer.collect(0.02):
+            retransmitted |= seg.seq == lost.seq and seg.length > 0
+            if seg.length and seg.seq >= top and seg.seq not in {s.seq for s in new}:
+                new.append(seg)
+    for seg in peer.collect(0.2):
+        retransmitted |= seg.seq == lost.seq and seg.length > 0
+    tcp.measurements.append(
+        f"flight before the loss: {flight} segments; new segments sent "
+        f"during recovery: {len(new)} (halved window: about {flight // 2})"
+    )
+    if not retransmitted:
+        raise ConformanceFailure("the lost segment was never retransmitted during recovery")
+    if len(new) > 0.75 * flight:
+        raise ConformanceFailure(
+            f"{len(new)} new segments for a flight of {flight}: the window was not reduced"
+        )
