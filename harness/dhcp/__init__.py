@@ -1,0 +1,1 @@
+"""DHCP on the harness side: lease persistence now; daemons and targets next (issue 6)."""
