@@ -54,6 +54,19 @@ def rate(work: Callable[[], object], seconds: float) -> float:
     return count / elapsed
 
 
+def rebuild_tcp(tcp: TCP) -> TCP:
+    """What a Scapy user does to answer a segment: a new TCP layer from the dissected one."""
+    return TCP(
+        sport=tcp.sport,
+        dport=tcp.dport,
+        seq=tcp.seq,
+        ack=tcp.ack,
+        flags=tcp.flags,
+        window=tcp.window,
+        options=tcp.options,
+    ) / Raw(bytes(tcp.payload))
+
+
 def reference_decode(frame: bytes) -> TcpSegment:
     eth = Ethernet.parse(frame)
     return TcpSegment.parse(IPv4.parse(eth.payload).payload)
@@ -71,19 +84,7 @@ def main() -> None:
         return TcpSegment.parse(segment_bytes).emit(SRC, DST)
 
     def scapy_tcp() -> bytes:
-        tcp = TCP(segment_bytes)
-        return bytes(
-            TCP(
-                sport=tcp.sport,
-                dport=tcp.dport,
-                seq=tcp.seq,
-                ack=tcp.ack,
-                flags=tcp.flags,
-                window=tcp.window,
-                options=tcp.options,
-            )
-            / Raw(bytes(tcp.payload))
-        )
+        return bytes(rebuild_tcp(TCP(segment_bytes)))
 
     def ref_frame() -> bytes:
         s = reference_decode(frame)
@@ -91,20 +92,8 @@ def main() -> None:
         return Ethernet(MAC_B, MAC_A, ETH_P_IP, packet.emit()).emit()
 
     def scapy_frame() -> bytes:
-        tcp = Ether(frame)[TCP]
         return bytes(
-            Ether(src=MAC_A, dst=MAC_B)
-            / IP(src=SRC, dst=DST)
-            / TCP(
-                sport=tcp.sport,
-                dport=tcp.dport,
-                seq=tcp.seq,
-                ack=tcp.ack,
-                flags=tcp.flags,
-                window=tcp.window,
-                options=tcp.options,
-            )
-            / Raw(bytes(tcp.payload))
+            Ether(src=MAC_A, dst=MAC_B) / IP(src=SRC, dst=DST) / rebuild_tcp(Ether(frame)[TCP])
         )
 
     assert TCP(ref_tcp()).payload.load == TCP(scapy_tcp()).payload.load

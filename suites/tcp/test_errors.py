@@ -8,6 +8,12 @@ from harness.errors import ConformanceFailure
 QUIET_S = 0.6  # longer than any delayed ACK may be
 
 
+def assert_connection_survived(tcp, conn):
+    """The target can still send: its application's data arrives at sequence 1."""
+    tcp.app_write(conn, b"still here")
+    conn.peer.expect(seq=1, length=10, within=1.0, what="data: the connection survived")
+
+
 @pytest.mark.rfc("9293", "3.1", req="MUST-3")
 def test_segment_with_bad_checksum_is_dropped(tcp):
     """A segment whose checksum fails is neither acknowledged nor delivered."""
@@ -39,8 +45,7 @@ def test_rst_in_window_but_not_exact_draws_a_challenge_ack(tcp):
     peer = conn.peer
     peer.send(flags="R", seq=1000)
     peer.expect(flags="A", ack=1, length=0, within=1.0, what="challenge ACK")
-    tcp.app_write(conn, b"still here")
-    peer.expect(seq=1, length=10, within=1.0, what="data: the connection survived")
+    assert_connection_survived(tcp, conn)
 
 
 @pytest.mark.rfc("9293", "3.10.7.4", level="MUST")
@@ -49,8 +54,7 @@ def test_rst_outside_the_window_is_ignored(tcp):
     peer = conn.peer
     peer.send(flags="R", seq=1 + 10_000_000)
     peer.expect_silence(0.3, what="an out-of-window RST is dropped silently")
-    tcp.app_write(conn, b"still here")
-    peer.expect(seq=1, length=10, within=1.0, what="data: the connection survived")
+    assert_connection_survived(tcp, conn)
 
 
 @pytest.mark.rfc("5961", "4.2", level="MUST")
@@ -59,5 +63,4 @@ def test_syn_on_an_established_connection_draws_a_challenge_ack(tcp):
     peer = conn.peer
     peer.send(flags="S", seq=5000)
     peer.expect(flags="A", ack=1, length=0, within=1.0, what="challenge ACK")
-    tcp.app_write(conn, b"still here")
-    peer.expect(seq=1, length=10, within=1.0, what="data: the connection survived")
+    assert_connection_survived(tcp, conn)
