@@ -21,9 +21,8 @@ def follows(lines, *sequence):
 
 
 def test_main_report_loads_and_shows_the_run_counts(tmp_path):
-    result = run_cli(
-        "run", "--suite", str(REPO / "suites" / "tcp" / "test_handshake.py"), cwd=tmp_path
-    )
+    suite = str(REPO / "suites" / "tcp" / "test_handshake.py")
+    result = run_cli("run", "--suite", suite, "--", "-k", "isn_plus_one", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     index = tmp_path / "reports" / "allure-report" / "index.html"
     lines = visible_text(index)
