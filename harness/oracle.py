@@ -19,11 +19,8 @@ from reference_impl.tcp.profiles import LINUX, RFC, Profile
 from reference_impl.wire.tcp import (
     SYN,
     Mss,
-    Sack,
     SackPermitted,
-    TcpOption,
     TcpSegment,
-    Timestamps,
     WindowScale,
 )
 
@@ -47,23 +44,6 @@ class Prediction:
     @property
     def delay_s(self) -> float:
         return (self.due_us - self.fed_at_us) / 1e6
-
-
-def options_from_scapy(options: list[tuple[str, object]]) -> tuple[TcpOption, ...]:
-    """Scapy's option list to the reference's option objects (the ones the peer sends)."""
-    out: list[TcpOption] = []
-    for name, value in options:
-        if name == "MSS":
-            out.append(Mss(int(value)))  # type: ignore[call-overload]
-        elif name == "WScale":
-            out.append(WindowScale(int(value)))  # type: ignore[call-overload]
-        elif name == "SAckOK":
-            out.append(SackPermitted())
-        elif name == "Timestamp" and isinstance(value, tuple):
-            out.append(Timestamps(int(value[0]), int(value[1])))
-        elif name == "SAck" and isinstance(value, tuple):
-            out.append(Sack(tuple(zip(value[0::2], value[1::2], strict=True))))
-    return tuple(out)
 
 
 class Oracle:

@@ -35,11 +35,6 @@ FLAG_ORDER = "FSRPAUEC"
 RFC_ACK_DELAY_S = 0.5  # RFC 9293 MUST-40: the latest an ACK may come
 
 
-def flag_string(flags: int) -> str:
-    """Canonical flag letters, e.g. 0x12 -> 'SA' (order: F S R P A U E C)."""
-    return "".join(letter for bit, letter in enumerate(FLAG_ORDER) if flags & (1 << bit))
-
-
 def _canonical(flags: str) -> str:
     return "".join(letter for letter in FLAG_ORDER if letter in flags.upper())
 

@@ -6,8 +6,8 @@ import logging
 from collections.abc import Sequence
 
 from harness.link import Frame
-from harness.peer import flag_string
 from reference_impl.wire.seqnum import relative
+from reference_impl.wire.tcp import flags_text
 
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
 from scapy.layers.inet import IP, TCP  # noqa: E402
@@ -43,7 +43,7 @@ def _summary(frame: Frame, origins: dict[Flow, int]) -> str:
     ip, tcp = pkt[IP], pkt[TCP]
     flow: Flow = (ip.src, tcp.sport, ip.dst, tcp.dport)
     back: Flow = (ip.dst, tcp.dport, ip.src, tcp.sport)
-    flags = flag_string(int(tcp.flags))
+    flags = flags_text(int(tcp.flags)).replace(".", "")
     origins.setdefault(flow, tcp.seq)
     if "S" in flags:
         origins[flow] = tcp.seq

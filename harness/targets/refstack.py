@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.agent import OPERATIONS
+from harness.agent import OPERATIONS, RequestError
 from harness.targets.linux_agent import generated
 from reference_impl.host import ConnKey, Host, HostConfig, HostError
 from reference_impl.tcp.connection import TcpError
@@ -48,12 +48,6 @@ def open_tap(name: str) -> int:
 
 def now_us() -> int:
     return time.monotonic_ns() // 1000
-
-
-class Fail(Exception):
-    def __init__(self, error: str, message: str) -> None:
-        super().__init__(message)
-        self.error = error
 
 
 @dataclass
@@ -154,15 +148,15 @@ class RefStack:
         try:
             request = json.loads(line)
             if not isinstance(request, dict):
-                raise Fail("bad_request", "a request is a JSON object")
+                raise RequestError("bad_request", "a request is a JSON object")
             handler = getattr(self, f"op_{request.get('op')}", None)
             if handler is None:
-                raise Fail("unsupported", f"no operation {request.get('op')!r}")
+                raise RequestError("unsupported", f"no operation {request.get('op')!r}")
             result = handler(request)
         except json.JSONDecodeError as exc:
             self._reply({"ok": False, "error": "bad_request", "message": f"not JSON: {exc}"})
             return
-        except Fail as exc:
+        except RequestError as exc:
             self._reply({"ok": False, "error": exc.error, "message": str(exc)})
             return
         except (KeyError, TypeError, ValueError) as exc:
@@ -187,14 +181,14 @@ class RefStack:
     def _get(self, request: dict[str, Any], kind: str) -> Any:
         entry = self.handles.get(int(request["handle"]))
         if entry is None or entry[0] != kind:
-            raise Fail("no_such_handle", f"no {kind} handle {request['handle']}")
+            raise RequestError("no_such_handle", f"no {kind} handle {request['handle']}")
         return entry[1]
 
     def _conn(self, request: dict[str, Any]) -> tuple[ConnKey, Any]:
         key = self._get(request, "conn")
         conn = self.host.connections.get(key)
         if conn is None:
-            raise Fail("closed", f"connection {key} is gone")
+            raise RequestError("closed", f"connection {key} is gone")
         return key, conn
 
     @staticmethod
@@ -332,7 +326,7 @@ class RefStack:
             elif conn.state not in (State.CLOSED, State.TIME_WAIT):
                 self.host.tcp_shutdown(value, now=now_us())
         elif kind is None:
-            raise Fail("no_such_handle", f"no handle {r['handle']}")
+            raise RequestError("no_such_handle", f"no handle {r['handle']}")
         return {}
 
     def op_abort(self, r: dict[str, Any]) -> dict[str, Any]:
@@ -363,7 +357,7 @@ def _with_options(profile: Profile, options: dict[str, Any]) -> Profile:
         elif name == "quickack":
             changes["delayed_ack"] = not bool(value)
         else:
-            raise Fail("unsupported", f"option {name!r}")
+            raise RequestError("unsupported", f"option {name!r}")
     return profile.with_(**changes) if changes else profile
 
 

@@ -34,6 +34,7 @@ from reference_impl.wire.dhcp import (
     SUBNET_MASK,
     DhcpMessage,
 )
+from reference_impl.wire.ipv4 import ip_to_bytes
 
 S = 1_000_000
 DECLINE_WAIT_S = 10  # 4.4.1: wait at least ten seconds after a DECLINE
@@ -129,7 +130,9 @@ class DhcpClient:
             self.state, self._attempt = ClientState.REQUESTING, 0
             return self._send(
                 self._message(
-                    REQUEST, requested=message.yiaddr, server_id=message.option_ip(SERVER_ID)
+                    REQUEST,
+                    requested=message.yiaddr,
+                    server_id=message.option_ip(SERVER_ID),
                 ),
                 now,
             )
@@ -246,16 +249,12 @@ class DhcpClient:
             (CLIENT_ID, self.client_id),
         ]
         if requested:
-            options.append((REQUESTED_IP, _ip(requested)))
+            options.append((REQUESTED_IP, ip_to_bytes(requested)))
         if server_id:
-            options.append((SERVER_ID, _ip(server_id)))
+            options.append((SERVER_ID, ip_to_bytes(server_id)))
         if kind in (DISCOVER, REQUEST):
             options.append((PARAMETER_LIST, bytes([SUBNET_MASK, ROUTER, LEASE_TIME])))
         flags = FLAG_BROADCAST if ciaddr == UNSPECIFIED and kind != DECLINE else 0
         return DhcpMessage(
             BOOTREQUEST, self.xid, self.chaddr, tuple(options), flags=flags, ciaddr=ciaddr
         )
-
-
-def _ip(address: str) -> bytes:
-    return bytes(int(part) for part in address.split("."))

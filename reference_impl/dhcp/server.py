@@ -41,6 +41,7 @@ from reference_impl.wire.dhcp import (
     SUBNET_MASK,
     DhcpMessage,
 )
+from reference_impl.wire.ipv4 import ip_to_bytes
 
 S = 1_000_000
 INFINITE = 0xFFFFFFFF  # the lease time option's "infinity" (RFC 2132 9.2)
@@ -282,18 +283,18 @@ class DhcpServer:
 
     def _options(self, kind: int, lease: bool) -> list[tuple[int, bytes]]:
         cfg = self.config
-        options = [(MESSAGE_TYPE, bytes([kind])), (SERVER_ID, _ip(cfg.server_id))]
+        options = [(MESSAGE_TYPE, bytes([kind])), (SERVER_ID, ip_to_bytes(cfg.server_id))]
         if lease:
             seconds = INFINITE if cfg.lease_time_s is None else cfg.lease_time_s
             options.append((LEASE_TIME, seconds.to_bytes(4, "big")))
             if cfg.lease_time_s is not None:
                 options.append((RENEWAL_T1, (seconds // 2).to_bytes(4, "big")))
                 options.append((REBINDING_T2, (seconds * 7 // 8).to_bytes(4, "big")))
-        options.append((SUBNET_MASK, _ip(str(cfg.network.netmask))))
+        options.append((SUBNET_MASK, ip_to_bytes(str(cfg.network.netmask))))
         if cfg.router:
-            options.append((ROUTER, _ip(cfg.router)))
+            options.append((ROUTER, ip_to_bytes(cfg.router)))
         if cfg.dns:
-            options.append((DNS_SERVERS, b"".join(_ip(a) for a in cfg.dns)))
+            options.append((DNS_SERVERS, b"".join(ip_to_bytes(a) for a in cfg.dns)))
         return options
 
     def _reply(
@@ -323,7 +324,7 @@ class DhcpServer:
     def _nak(self, msg: DhcpMessage, why: str) -> Reply:
         options = (
             (MESSAGE_TYPE, bytes([NAK])),
-            (SERVER_ID, _ip(self.config.server_id)),
+            (SERVER_ID, ip_to_bytes(self.config.server_id)),
             (MESSAGE, why.encode()[:255]),
         )
         reply = DhcpMessage(
@@ -351,7 +352,3 @@ class DhcpServer:
         if msg.flags & FLAG_BROADCAST or reply.yiaddr == UNSPECIFIED:
             return Destination(BROADCAST_IP, "ff:ff:ff:ff:ff:ff", 68)
         return Destination(reply.yiaddr, msg.chaddr, 68)
-
-
-def _ip(address: str) -> bytes:
-    return ipaddress.IPv4Address(address).packed
