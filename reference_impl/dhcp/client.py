@@ -96,6 +96,8 @@ class DhcpClient:
         self.timer: int | None = None
         self._attempt = 0
         self._last: Outgoing | None = None
+        # 4.4.1 / 4.4.5: a lease runs from when the REQUEST that got it was sent.
+        self._request_sent_us: int | None = None
         self.history: list[tuple[int, str]] = []  # (time, what happened), for reports
 
     # -- the application ----------------------------------------------------------------
@@ -167,20 +169,21 @@ class DhcpClient:
 
     def _bind(self, ack: DhcpMessage, now: int) -> list[Outgoing]:
         lease = ack.option_u32(LEASE_TIME) or INFINITE
+        start = self._request_sent_us if self._request_sent_us is not None else now
         self.binding = Binding(
             ack.yiaddr,
             ack.option_ip(SERVER_ID) or "",
             lease,
             ack.option_ip(SUBNET_MASK),
             ack.option_ip(ROUTER),
-            now,
+            start,
         )
         self.state = ClientState.BOUND
         t1 = ack.option_u32(RENEWAL_T1)
         self.timer = (
             None
             if lease == INFINITE
-            else (now + t1 * S if t1 is not None else self.binding.at(0.5))
+            else (start + t1 * S if t1 is not None else self.binding.at(0.5))
         )
         self.history.append((now, f"BOUND to {ack.yiaddr} for {lease} s"))
         return []
@@ -222,6 +225,7 @@ class DhcpClient:
             dest = Destination(BROADCAST_IP, "ff:ff:ff:ff:ff:ff", 67)
             until = self.binding.at(1.0)
         self.timer = min(until, now + max((until - now) // 2, MIN_RENEW_RETRY_S * S))
+        self._request_sent_us = now
         return [Outgoing(msg, self.binding.address, dest)]
 
     # -- messages -------------------------------------------------------------------------
@@ -231,6 +235,8 @@ class DhcpClient:
         exponential backoff of 4.1: 4 s, 8 s, ... up to 64 s, each +- 1 s."""
         out = Outgoing(msg, UNSPECIFIED, Destination(BROADCAST_IP, "ff:ff:ff:ff:ff:ff", 67))
         self._last = out
+        if msg.message_type == REQUEST:
+            self._request_sent_us = now
         base = min(4 * 2**self._attempt, MAX_BACKOFF_S)
         self._attempt += 1
         self.timer = now + int((base + max(-1.0, min(1.0, self._jitter()))) * S)

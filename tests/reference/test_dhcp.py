@@ -219,6 +219,16 @@ def test_client_dora_then_bound_with_t1_timer():
     assert client.next_timer() == 300 * S  # T1 = half the lease
 
 
+def test_client_lease_times_run_from_when_the_request_was_sent():
+    """4.4.1: the lease (so T1) counts from the REQUEST, not from the end of the ARP check."""
+    server = DhcpServer(CONFIG)
+    client = make_client()
+    exchange(client, server, client.start(now=0), 0)
+    client.arp_result(conflict=False, now=2 * S)  # the ARP check took two seconds
+    assert client.state == ClientState.BOUND
+    assert client.next_timer() == 300 * S and client.binding.bound_at_us == 0
+
+
 def test_client_messages_before_binding_come_from_0_0_0_0_with_a_constant_client_id():
     client = make_client()
     (discover,) = client.start(now=0)
