@@ -42,7 +42,7 @@ from harness.errors import TopologyError
 
 PREFIX = "ncf"
 NETNS_DIR = "/run/netns"
-_NAME_RE = re.compile(rf"^{PREFIX}-(\d+)-\d+-(tester|target|relay)$")
+_NAME_RE = re.compile(rf"^{PREFIX}-(\d+)-\d+-(tester|target|relay|squatter)$")
 NUD_PERMANENT = 0x80
 
 # Every TCP behaviour a suite depends on, pinned inside the target namespace (never in the
@@ -107,12 +107,14 @@ class TesterTarget:
     gateway: str = ""
     sysctls: dict[str, str] = field(default_factory=dict)
     relay_netns: str | None = None  # with relay=True: nc-ra faces the tester, nc-rb the target
+    squatter_netns: str | None = None  # see add_squatter
     _removed: bool = False
 
     @property
     def namespaces(self) -> tuple[str, ...]:
         middle = (self.relay_netns,) if self.relay_netns else ()
-        return (self.tester.netns, *middle, self.target.netns)
+        squatter = (self.squatter_netns,) if self.squatter_netns else ()
+        return (self.tester.netns, *middle, self.target.netns, *squatter)
 
     def teardown(self) -> None:
         """Remove both namespaces (which removes the veth pair). Safe to call twice."""
@@ -142,8 +144,16 @@ def create_tester_target(
     target_sysctls: Mapping[str, str] | None = None,
     tap: bool = False,
     relay: bool = False,
+    unnumbered: bool = False,
+    promiscuous: bool = False,
 ) -> TesterTarget:
-    """Create the pair; on any failure remove what was made and raise TopologyError."""
+    """Create the pair; on any failure remove what was made and raise TopologyError.
+
+    ``unnumbered``: the target's interface is up with no address, route or neighbour entry
+    (a DHCP client configures it). ``promiscuous``: the tester's interface takes frames for
+    any MAC (DHCP servers address replies to the client's hardware address, which the
+    tester makes up).
+    """
     if target_sysctls is None:
         target_sysctls = TAP_TARGET_SYSCTLS if tap else TARGET_SYSCTLS
     net = ipaddress.ip_network(subnet)
@@ -172,10 +182,14 @@ def create_tester_target(
         if tap:
             _bridge_to_tap(target_ns)
             target_mac, target_if = STACK_MAC, "nc-tap"
+        elif unnumbered:
+            _bring_up(target_ns, "lo")
+            _bring_up(target_ns, "nc-target")
+            target_if, target_ip = "nc-target", ""
         else:
             _configure_target(target_ns, target_ip, net.prefixlen, tester_ip, tester_mac, gateway)
             target_if = "nc-target"
-        _bring_up(tester_ns, "nc-tester")
+        _bring_up(tester_ns, "nc-tester", promiscuous=promiscuous)
         for ns, ifname in ((tester_ns, "nc-tester"), (target_ns, "nc-target")):
             _offloads_off(ns, ifname)
         pinned = read_sysctls(target_ns, [*target_sysctls, *RECORDED_SYSCTLS])
@@ -254,9 +268,34 @@ def _bridge_to_tap(target_ns: str) -> None:
         ns.link("set", index=bridge, state="up")
 
 
-def _bring_up(netns_name: str, ifname: str) -> None:
+def _bring_up(netns_name: str, ifname: str, *, promiscuous: bool = False) -> None:
     with NetNS(netns_name) as ns:
-        ns.link("set", index=ns.link_lookup(ifname=ifname)[0], state="up")
+        index = ns.link_lookup(ifname=ifname)[0]
+        if promiscuous:
+            ns.link("set", index=index, promiscuity=1)
+        ns.link("set", index=index, state="up")
+
+
+def add_squatter(topo: TesterTarget, ip: str) -> str:
+    """A host of its own that already uses ``ip`` on the target's link (DHCP address
+    conflict tests): a namespace whose macvlan, in bridge mode on the tester's veth end,
+    sees the target's ARP broadcasts and answers them with its own MAC. Removed with the
+    topology. Returns the squatter's MAC."""
+    if topo.squatter_netns is not None:
+        raise TopologyError("this topology already has a squatter")
+    name = topo.tester.netns.removesuffix("-tester") + "-squatter"
+    netns.create(name)
+    topo.squatter_netns = name
+    write_sysctls(name, TESTER_SYSCTLS)
+    with NetNS(topo.tester.netns) as ns:
+        parent = ns.link_lookup(ifname=topo.tester.ifname)[0]
+        ns.link("add", ifname="nc-squat", kind="macvlan", link=parent, macvlan_mode="bridge")
+        ns.link("set", index=ns.link_lookup(ifname="nc-squat")[0], net_ns_fd=name)
+    with NetNS(name) as ns:
+        index = ns.link_lookup(ifname="nc-squat")[0]
+        ns.addr("add", index=index, address=ip, prefixlen=topo.prefixlen)
+        ns.link("set", index=index, state="up")
+        return _mac_of(ns, "nc-squat")
 
 
 def _offloads_off(netns_name: str, ifname: str) -> None:
@@ -319,11 +358,16 @@ def remove_namespace(name: str) -> None:
     """Kill what still runs in a namespace of ours (by PID), then remove it."""
     if not os.path.exists(os.path.join(NETNS_DIR, name)):
         return
+    kill_processes_in(name)
+    with contextlib.suppress(FileNotFoundError):
+        netns.remove(name)
+
+
+def kill_processes_in(name: str) -> None:
+    """SIGKILL, by PID, whatever still runs in one of our namespaces."""
     for pid in _pids_in(name):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(FileNotFoundError):
-        netns.remove(name)
 
 
 def _pids_in(name: str) -> list[int]:

@@ -3,6 +3,7 @@
 linux        the kernel's TCP/IP in the target namespace (agent over the socket API)
 ref          the reference host on a TAP device (harness.targets.refstack)
 cmd:LINE     any userspace stack on a TAP device; see harness.targets.stack for placeholders
+DHCP servers ref, dnsmasq, kea, dhcpd and clients ref, dhclient, udhcpc, dhcpcd (dhcp.py)
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 from harness.errors import SetupError
 
 BUILT_IN = ("linux", "ref")
+# DHCP targets (harness.targets.dhcp): the harness plays the other side.
+DHCP_SERVERS = ("ref", "dnsmasq", "kea", "dhcpd")
+DHCP_CLIENTS = ("ref", "dhclient", "udhcpc", "dhcpcd")
 
 
 def check_target_spec(spec: str) -> str:

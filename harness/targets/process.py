@@ -56,3 +56,66 @@ class NamespaceProcess:
             if self.popen.stdout:
                 self.popen.stdout.close()
             self.stderr_file.close()
+
+
+class NamespaceDaemon:
+    """A daemon run in the foreground inside a namespace, its output in a log file.
+
+    ``setup`` is a shell snippet run first in the same private mount namespace that
+    `ip netns exec` creates (bind mounts made there vanish with the daemon).
+    """
+
+    def __init__(
+        self,
+        netns_name: str,
+        argv: Sequence[str],
+        log_path: str,
+        *,
+        env: dict[str, str] | None = None,
+        setup: str = "",
+    ) -> None:
+        self.argv = list(argv)
+        self.log_path = log_path
+        command = ["ip", "netns", "exec", netns_name]
+        if setup:
+            # `exec "$@"`: the daemon replaces the shell, so self.pid is the daemon's PID.
+            command += ["sh", "-ec", setup + '\nexec "$@"', "netconform-setup", *self.argv]
+        else:
+            command += self.argv
+        with open(log_path, "ab") as log:
+            self.popen = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **(env or {})},
+                preexec_fn=_die_with_parent,
+            )
+        self.pid = self.popen.pid
+
+    @property
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def signal(self, signum: int) -> None:
+        if self.alive:
+            os.kill(self.pid, signum)
+
+    def log_text(self, limit: int = 20_000) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read()[-limit:].decode(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self, grace: float = 3.0) -> int | None:
+        """SIGTERM, then SIGKILL after ``grace`` seconds; by PID only."""
+        if self.alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGTERM)
+        try:
+            return self.popen.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            return self.popen.wait()

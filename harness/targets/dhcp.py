@@ -1,0 +1,538 @@
+"""DHCP targets: real servers and clients, each started by the harness inside the target
+namespace with a configuration it generates, its own lease file and log, tracked by PID.
+
+Servers (the harness plays the clients): ref, dnsmasq, kea, dhcpd.
+Clients (the harness plays the server):  ref, dhclient, udhcpc, dhcpcd.
+
+Nothing here touches a file outside the run's work directory: client hook scripts are the
+harness's own (they configure the interface in the namespace and log what they were told,
+and never touch /etc/resolv.conf); dhcpcd, whose state paths are compiled in, runs with its
+state and run directories bind-mounted from the work directory in its private mount
+namespace. Settings that change what a daemon does on the wire (ping checks, probation
+periods) are listed in DAEMON_SETTINGS and shown in the report.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import SetupError, TargetError
+from harness.targets.process import NamespaceDaemon
+from harness.topology import TesterTarget, kill_processes_in
+
+# Third-party implementations: their deviations are findings, recorded in the report.
+DAEMONS = frozenset({"dnsmasq", "kea", "dhcpd", "dhclient", "udhcpc", "dhcpcd"})
+BINARIES = {
+    "dnsmasq": ("dnsmasq", "dnsmasq-base"),
+    "kea": ("kea-dhcp4", "kea-dhcp4-server"),
+    "dhcpd": ("dhcpd", "isc-dhcp-server"),
+    "dhclient": ("dhclient", "isc-dhcp-client"),
+    "udhcpc": ("udhcpc", "udhcpc"),
+    "dhcpcd": ("dhcpcd", "dhcpcd-base"),
+}
+DAEMON_SETTINGS = {
+    "dnsmasq": "no-ping (no ICMP check before an offer); otherwise defaults (not authoritative)",
+    "kea": "raw sockets, memfile leases; otherwise defaults (not authoritative)",
+    "dhcpd": "ping-check false; otherwise defaults (not authoritative)",
+    "dhclient": "empty dhclient.conf (built-in defaults), harness hook script",
+    "udhcpc": "defaults (no -a ARP check), foreground, harness hook script",
+    "dhcpcd": "defaults, IPv4 only, no IPv4LL, harness hook script",
+}
+START_WAIT_S = 10.0
+
+
+@dataclass(frozen=True)
+class ServerPlan:
+    """What every DHCP server is configured to hand out (the suites rely on it)."""
+
+    server_ip: str
+    subnet: str
+    pool: tuple[str, str]
+    lease_s: int = 600
+    router: str = ""
+
+    @property
+    def network(self) -> ipaddress.IPv4Network:
+        return ipaddress.IPv4Network(self.subnet)
+
+    @property
+    def netmask(self) -> str:
+        return str(self.network.netmask)
+
+    @property
+    def t1_s(self) -> int:
+        return self.lease_s // 2
+
+    @property
+    def t2_s(self) -> int:
+        return self.lease_s * 7 // 8
+
+
+def server_plan(topology: TesterTarget) -> ServerPlan:
+    net = ipaddress.IPv4Network(f"{topology.target.ip}/{topology.prefixlen}", strict=False)
+    base = net.network_address
+    return ServerPlan(
+        server_ip=topology.target.ip,
+        subnet=str(net),
+        # From .100 to 20 below the broadcast address: room for the relay (.253), the
+        # gateway (.254) and hand-configured INFORM clients below the pool.
+        pool=(str(base + 100), str(net.broadcast_address - 20)),
+        router=topology.gateway,
+    )
+
+
+def check_binary(name: str) -> None:
+    if name not in BINARIES:
+        return
+    command, package = BINARIES[name]
+    if shutil.which(command) is None:
+        raise SetupError(
+            f"DHCP target {name!r} needs {command} (Debian package {package}); "
+            "run `netconform doctor --install`"
+        )
+
+
+class DhcpDaemon:
+    """One daemon of a target, restartable; its work directory holds config, leases, log."""
+
+    name = ""
+
+    def __init__(self, topology: TesterTarget) -> None:
+        check_binary(self.name)
+        self.topology = topology
+        self.netns = topology.target.netns
+        self.iface = topology.target.ifname
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"netconform-{self.name}-"))
+        self.process: NamespaceDaemon | None = None
+        self.log_path = str(self.workdir / "daemon.log")
+
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def prepare(self) -> None:
+        """Write the configuration; may check it."""
+
+    def env(self) -> dict[str, str]:
+        return {}
+
+    def setup_shell(self) -> str:
+        return ""
+
+    def start(self) -> None:
+        self.prepare()
+        self.process = NamespaceDaemon(
+            self.netns, self.argv(), self.log_path, env=self.env(), setup=self.setup_shell()
+        )
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.alive
+
+    def log_text(self) -> str:
+        try:
+            return Path(self.log_path).read_text(errors="replace")[-20_000:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
+        # Helpers a daemon forked (dhcpcd's privilege-separated processes) die too.
+        kill_processes_in(self.netns)
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def check_started(self) -> None:
+        if self.process is not None and not self.process.alive:
+            raise TargetError(
+                f"{self.name} exited at start (status {self.process.popen.returncode}):\n"
+                + self.log_text()[-3000:]
+            )
+
+    def environment(self) -> dict[str, str]:
+        env = {"dhcp.target": self.name, "dhcp.workdir": str(self.workdir)}
+        if self.name in DAEMON_SETTINGS:
+            env["dhcp.settings"] = DAEMON_SETTINGS[self.name]
+        if self.name in BINARIES:
+            env["dhcp.version"] = daemon_version(self.name)
+        return env
+
+
+def daemon_version(name: str) -> str:
+    _command, package = BINARIES[name]
+    result = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Version}", package], capture_output=True, text=True
+    )
+    return f"{package} {result.stdout.strip() or '(unknown)'}"
+
+
+# -- servers -------------------------------------------------------------------------------
+
+
+class DhcpServerTarget(DhcpDaemon):
+    def __init__(self, topology: TesterTarget) -> None:
+        super().__init__(topology)
+        self.plan = server_plan(topology)
+
+
+class RefServer(DhcpServerTarget):
+    name = "ref"
+
+    def prepare(self) -> None:
+        plan = self.plan
+        config = {
+            "server_id": plan.server_ip,
+            "subnet": plan.subnet,
+            "pool": list(plan.pool),
+            "lease_time_s": plan.lease_s,
+            "router": plan.router or None,
+        }
+        (self.workdir / "server.json").write_text(json.dumps(config, indent=2))
+
+    def argv(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "harness.dhcp.refserver",
+            "--iface",
+            self.iface,
+            "--config",
+            str(self.workdir / "server.json"),
+            "--leases",
+            str(self.workdir / "leases.sqlite"),
+        ]
+
+
+class Dnsmasq(DhcpServerTarget):
+    name = "dnsmasq"
+
+    def prepare(self) -> None:
+        plan = self.plan
+        lines = [
+            "port=0",  # no DNS: DHCP only
+            f"interface={self.iface}",
+            "bind-interfaces",
+            f"dhcp-range={plan.pool[0]},{plan.pool[1]},{plan.netmask},{plan.lease_s}s",
+            f"dhcp-option=option:router,{plan.router}",
+            f"dhcp-leasefile={self.workdir / 'dnsmasq.leases'}",
+            f"pid-file={self.workdir / 'dnsmasq.pid'}",
+            "no-ping",
+            "dhcp-lease-max=65536",  # the default of 1,000 would cap the DORA benchmark
+            "log-dhcp",
+            "user=root",
+        ]
+        (self.workdir / "dnsmasq.conf").write_text("\n".join(lines) + "\n")
+
+    def argv(self) -> list[str]:
+        return [
+            "dnsmasq",
+            "--keep-in-foreground",
+            "--log-facility=-",
+            "-C",
+            str(self.workdir / "dnsmasq.conf"),
+        ]
+
+
+class Kea(DhcpServerTarget):
+    name = "kea"
+
+    def prepare(self) -> None:
+        plan = self.plan
+        config = {
+            "Dhcp4": {
+                "interfaces-config": {"interfaces": [self.iface], "dhcp-socket-type": "raw"},
+                "lease-database": {
+                    "type": "memfile",
+                    "persist": True,
+                    "name": str(self.workdir / "kea-leases4.csv"),
+                    "lfc-interval": 0,
+                },
+                "valid-lifetime": plan.lease_s,
+                "renew-timer": plan.t1_s,
+                "rebind-timer": plan.t2_s,
+                "subnet4": [
+                    {
+                        "id": 1,
+                        "subnet": plan.subnet,
+                        "pools": [{"pool": f"{plan.pool[0]} - {plan.pool[1]}"}],
+                        "option-data": [{"name": "routers", "data": plan.router}],
+                    }
+                ],
+                "loggers": [
+                    {
+                        "name": "kea-dhcp4",
+                        "output_options": [{"output": "stdout"}],
+                        "severity": "INFO",
+                    }
+                ],
+            }
+        }
+        path = self.workdir / "kea-dhcp4.conf"
+        path.write_text(json.dumps(config, indent=2))
+        # DESIGN.md: Kea's configuration is checked inside the namespace (it looks up the
+        # interface there).
+        result = subprocess.run(
+            ["ip", "netns", "exec", self.netns, "kea-dhcp4", "-t", str(path)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **self.env()},
+        )
+        if result.returncode != 0:
+            raise TargetError(
+                f"kea-dhcp4 rejected its configuration:\n{result.stdout}{result.stderr}"
+            )
+
+    def env(self) -> dict[str, str]:
+        return {"KEA_PIDFILE_DIR": str(self.workdir), "KEA_LOCKFILE_DIR": str(self.workdir)}
+
+    def argv(self) -> list[str]:
+        return ["kea-dhcp4", "-c", str(self.workdir / "kea-dhcp4.conf")]
+
+
+class IscDhcpd(DhcpServerTarget):
+    name = "dhcpd"
+
+    def prepare(self) -> None:
+        plan = self.plan
+        net = plan.network
+        config = f"""ping-check false;
+default-lease-time {plan.lease_s};
+max-lease-time {plan.lease_s};
+subnet {net.network_address} netmask {net.netmask} {{
+  range {plan.pool[0]} {plan.pool[1]};
+  option routers {plan.router};
+}}
+"""
+        (self.workdir / "dhcpd.conf").write_text(config)
+        (self.workdir / "dhcpd.leases").touch()
+
+    def argv(self) -> list[str]:
+        w = self.workdir
+        return [
+            "dhcpd",
+            "-4",
+            "-f",
+            "-d",
+            "-cf",
+            str(w / "dhcpd.conf"),
+            "-lf",
+            str(w / "dhcpd.leases"),
+            "-pf",
+            str(w / "dhcpd.pid"),
+            self.iface,
+        ]
+
+
+SERVER_CLASSES: dict[str, type[DhcpServerTarget]] = {
+    "ref": RefServer,
+    "dnsmasq": Dnsmasq,
+    "kea": Kea,
+    "dhcpd": IscDhcpd,
+}
+
+
+# -- clients -------------------------------------------------------------------------------
+
+# The hook script every client that wants one gets: log, configure the namespace's own
+# interface, nothing else. $1 is udhcpc's event; dhclient and dhcpcd set $reason.
+HOOK = """#!/bin/sh
+event="${{reason:-$1}}"
+echo "$event ip=${{new_ip_address:-$ip}} mask=${{new_subnet_mask:-$subnet}}" >> {events}
+case "$event" in
+  PREINIT|deconfig) ip link set dev "$interface" up ;;
+esac
+{configure}
+exit 0
+"""
+CONFIGURE_DHCLIENT = """case "$reason" in
+  BOUND|RENEW|REBIND|REBOOT)
+    if [ -n "$old_ip_address" ] && [ "$old_ip_address" != "$new_ip_address" ]; then
+      ip -4 addr flush dev "$interface"
+    fi
+    ip addr replace "$new_ip_address/$new_subnet_mask" dev "$interface" ;;
+  EXPIRE|FAIL|RELEASE|STOP) ip -4 addr flush dev "$interface" ;;
+esac"""
+CONFIGURE_UDHCPC = """case "$1" in
+  bound|renew) ip addr replace "$ip/$mask" dev "$interface" ;;
+  deconfig|leasefail|nak) ip -4 addr flush dev "$interface" ;;
+esac"""
+
+
+class DhcpClientTarget(DhcpDaemon):
+    configure = ""  # the hook's address handling; "" for a client that configures itself
+
+    def __init__(self, topology: TesterTarget) -> None:
+        super().__init__(topology)
+        self.helpers: list[NamespaceDaemon] = []
+
+    def prepare(self) -> None:
+        hook = self.workdir / "hook.sh"
+        hook.write_text(HOOK.format(events=self.workdir / "events", configure=self.configure))
+        hook.chmod(0o755)
+
+    def release(self) -> None:
+        """Make the client give its lease back (RFC 2131 4.4.6)."""
+        raise NotImplementedError
+
+    def run_helper(self, argv: list[str]) -> None:
+        """A second command for the running client (dhclient -r, dhcpcd -k), in the
+        background: the test keeps answering ARP and DHCP while it works."""
+        self.helpers.append(
+            NamespaceDaemon(self.netns, argv, self.log_path, setup=self.setup_shell())
+        )
+
+    def wipe_state(self) -> None:
+        """Forget every lease, so that the next start is a first boot."""
+        for child in self.workdir.iterdir():
+            if child.name != "daemon.log":
+                if child.is_dir():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+
+    def events(self) -> list[str]:
+        try:
+            return (self.workdir / "events").read_text().splitlines()
+        except OSError:
+            return []
+
+    def stop(self) -> None:
+        for helper in self.helpers:
+            helper.stop()
+        self.helpers.clear()
+        super().stop()
+        # The namespace's interface loses what the client configured (next test: clean).
+        subprocess.run(
+            ["ip", "netns", "exec", self.netns, "ip", "-4", "addr", "flush", "dev", self.iface],
+            capture_output=True,
+        )
+
+
+class RefClient(DhcpClientTarget):
+    name = "ref"
+
+    def argv(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "harness.dhcp.refclient",
+            "--iface",
+            self.iface,
+            "--lease-file",
+            str(self.workdir / "lease.json"),
+        ]
+
+    def release(self) -> None:
+        if self.process:
+            self.process.signal(signal.SIGUSR2)
+
+
+class Dhclient(DhcpClientTarget):
+    name = "dhclient"
+    configure = CONFIGURE_DHCLIENT
+
+    def prepare(self) -> None:
+        super().prepare()
+        (self.workdir / "dhclient.conf").touch()
+
+    def _files(self) -> list[str]:
+        w = self.workdir
+        return [
+            "-cf",
+            str(w / "dhclient.conf"),
+            "-sf",
+            str(w / "hook.sh"),
+            "-lf",
+            str(w / "dhclient.leases"),
+            "-pf",
+            str(w / "dhclient.pid"),
+        ]
+
+    def argv(self) -> list[str]:
+        return ["dhclient", "-4", "-d", "-v", *self._files(), self.iface]
+
+    def release(self) -> None:
+        # dhclient -r: a second dhclient reads the pid file, stops the first and releases.
+        self.run_helper(["dhclient", "-4", "-r", "-v", *self._files(), self.iface])
+
+
+class Udhcpc(DhcpClientTarget):
+    name = "udhcpc"
+    configure = CONFIGURE_UDHCPC
+
+    def argv(self) -> list[str]:
+        return [
+            "udhcpc",
+            "-f",
+            "-i",
+            self.iface,
+            "-s",
+            str(self.workdir / "hook.sh"),
+            "-p",
+            str(self.workdir / "udhcpc.pid"),
+        ]
+
+    def release(self) -> None:
+        if self.process:
+            self.process.signal(signal.SIGUSR2)  # udhcpc: SIGUSR2 releases the lease
+
+
+class Dhcpcd(DhcpClientTarget):
+    name = "dhcpcd"
+
+    def prepare(self) -> None:
+        super().prepare()
+        for sub in ("lib", "run"):
+            (self.workdir / sub).mkdir(exist_ok=True)
+        (self.workdir / "dhcpcd.conf").write_text("noipv4ll\nnoipv6rs\nipv4only\n")
+
+    def setup_shell(self) -> str:
+        w = self.workdir
+        # dhcpcd's state and socket paths are compiled in: give it the run's own.
+        # The tmpfs on /run (private to this mount namespace) spares creating /run/dhcpcd
+        # on the host.
+        return (
+            f"mount --bind {w / 'lib'} /var/lib/dhcpcd\n"
+            "mount -t tmpfs netconform /run\n"
+            "mkdir /run/dhcpcd\n"
+            f"mount --bind {w / 'run'} /run/dhcpcd"
+        )
+
+    def argv(self) -> list[str]:
+        return [
+            "dhcpcd",
+            "-4",
+            "-B",
+            "-d",
+            "-f",
+            str(self.workdir / "dhcpcd.conf"),
+            "-c",
+            str(self.workdir / "hook.sh"),
+            self.iface,
+        ]
+
+    def release(self) -> None:
+        # What `dhcpcd -k` does: dhcpcd 9 releases its lease on SIGALRM ("received SIGALRM,
+        # releasing" in its log).
+        if self.process:
+            self.process.signal(signal.SIGALRM)
+
+
+CLIENT_CLASSES: dict[str, type[DhcpClientTarget]] = {
+    "ref": RefClient,
+    "dhclient": Dhclient,
+    "udhcpc": Udhcpc,
+    "dhcpcd": Dhcpcd,
+}
