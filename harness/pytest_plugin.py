@@ -19,7 +19,7 @@ from harness.report import allure_report
 from harness.report.ladder import ladder_svg, time_sequence_svg
 from harness.requirements import Requirement, requirement_from_marker
 from harness.signals import install_interrupt_handlers
-from harness.targets import BUILT_IN, check_target_spec
+from harness.targets import BUILT_IN, DHCP_CLIENTS, DHCP_SERVERS, check_target_spec
 from harness.testbed import TcpCase, TestBed
 from harness.tolerance import Tolerance
 from harness.topology import TARGET_SYSCTLS
@@ -293,6 +293,8 @@ def run_environment(config: pytest.Config) -> dict[str, str]:
         "kernel": os.uname().release,
         "python": sys.version.split()[0],
         "targets": ", ".join(_targets(config)),
+        "dhcp.servers": ", ".join(config.getoption("dhcp_server", None) or DHCP_SERVERS),
+        "dhcp.clients": ", ".join(config.getoption("dhcp_client", None) or DHCP_CLIENTS),
         "profile": str(config.getoption("profile")),
         "strict": str(bool(config.getoption("strict"))),
         "timing.tolerance": f"max({config.getoption('timing_floor')} ms, "

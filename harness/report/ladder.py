@@ -30,19 +30,7 @@ def ladder_svg(segments: Sequence[Segment], notes: Sequence[Note] = (), title: s
     unexpected = {n.ts_ns for n in notes if n.kind == "unexpected"}
     t0 = events[0][0] if events else 0
     height = 70 + ROW_H * (len(events) + 1)
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
-        'font-family="monospace" font-size="11">',
-        f'<rect width="{WIDTH}" height="{height}" fill="white"/>',
-        f'<text x="{WIDTH / 2}" y="18" text-anchor="middle" font-family="sans-serif" '
-        f'font-size="13">{escape(title)}</text>',
-        f'<text x="{LEFT_X}" y="40" text-anchor="middle" font-family="sans-serif">tester</text>',
-        f'<text x="{RIGHT_X}" y="40" text-anchor="middle" font-family="sans-serif">target</text>',
-        f'<line x1="{LEFT_X}" y1="48" x2="{LEFT_X}" y2="{height - 10}" stroke="#444"/>',
-        f'<line x1="{RIGHT_X}" y1="48" x2="{RIGHT_X}" y2="{height - 10}" stroke="#444"/>',
-        '<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="7" refY="3" '
-        'orient="auto"><path d="M0,0 L7,3 L0,6 z" fill="context-stroke"/></marker></defs>',
-    ]
+    parts = _canvas(height, title)
     for row, (ts, kind, item) in enumerate(events):
         y = 62 + row * ROW_H
         parts.append(f'<text x="8" y="{y + 4}" fill="#666">+{(ts - t0) / 1e6:9.3f} ms</text>')
@@ -58,6 +46,35 @@ def ladder_svg(segments: Sequence[Segment], notes: Sequence[Note] = (), title: s
                 )
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def message_ladder_svg(rows: Sequence[tuple[int, bool, str]], title: str = "") -> str:
+    """The same picture for any protocol: (kernel time ns, sent by the tester, label)."""
+    t0 = rows[0][0] if rows else 0
+    parts = _canvas(70 + ROW_H * (len(rows) + 1), title)
+    for row, (ts, from_tester, label) in enumerate(rows):
+        y = 62 + row * ROW_H
+        parts.append(f'<text x="8" y="{y + 4}" fill="#666">+{(ts - t0) / 1e6:9.3f} ms</text>')
+        colour = "#1f4e9c" if from_tester else "#2e7d32"
+        parts.append(_arrow(y, from_tester, colour, label, dashed=False))
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _canvas(height: int, title: str) -> list[str]:
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
+        'font-family="monospace" font-size="11">',
+        f'<rect width="{WIDTH}" height="{height}" fill="white"/>',
+        f'<text x="{WIDTH / 2}" y="18" text-anchor="middle" font-family="sans-serif" '
+        f'font-size="13">{escape(title)}</text>',
+        f'<text x="{LEFT_X}" y="40" text-anchor="middle" font-family="sans-serif">tester</text>',
+        f'<text x="{RIGHT_X}" y="40" text-anchor="middle" font-family="sans-serif">target</text>',
+        f'<line x1="{LEFT_X}" y1="48" x2="{LEFT_X}" y2="{height - 10}" stroke="#444"/>',
+        f'<line x1="{RIGHT_X}" y1="48" x2="{RIGHT_X}" y2="{height - 10}" stroke="#444"/>',
+        '<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="7" refY="3" '
+        'orient="auto"><path d="M0,0 L7,3 L0,6 z" fill="context-stroke"/></marker></defs>',
+    ]
 
 
 def _arrow(y: float, rightward: bool, colour: str, label: str, *, dashed: bool) -> str:

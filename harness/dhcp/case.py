@@ -1,0 +1,248 @@
+"""DHCP test beds (one per target and session) and cases (one per test).
+
+A server bed runs a DHCP server target in the target namespace and lets the harness play
+its clients from the tester namespace; a client bed does the opposite, starting the client
+target afresh for every test, with the harness as its server (the reference server, so the
+client only ever sees correct replies unless a test changes them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+from harness.dhcp.peer import ClientsPeer, ServerPeer
+from harness.errors import HarnessError, TargetError
+from harness.link import Frame, Link
+from harness.targets.dhcp import (
+    CLIENT_CLASSES,
+    SERVER_CLASSES,
+    DhcpClientTarget,
+    DhcpServerTarget,
+    ServerPlan,
+)
+from harness.topology import TesterTarget, add_squatter, create_tester_target, remove_namespace
+from reference_impl.dhcp.server import ServerConfig
+
+START_WAIT_S = 10.0
+# Short leases keep the client timing tests quick: T1 at 10 s, T2 at 17.5 s.
+CLIENT_LEASE_S = 20
+
+
+class DhcpServerBed:
+    """A DHCP server target and the tester's link to it."""
+
+    __test__ = False
+
+    def __init__(self, name: str, seed: int = 1) -> None:
+        self.name = name
+        self.topology: TesterTarget = create_tester_target(promiscuous=True)
+        try:
+            self.target: DhcpServerTarget = SERVER_CLASSES[name](self.topology)
+            self.link = Link(self.topology.tester.netns, self.topology.tester.ifname)
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        self.seed = seed
+        self.restarts = 0
+
+    @property
+    def plan(self) -> ServerPlan:
+        return self.target.plan
+
+    def start(self) -> None:
+        self.target.start()
+        wait_for_udp_port(self.topology.target.netns, 67, self.target)
+
+    def ensure_alive(self) -> None:
+        if self.target.alive:
+            return
+        self.restarts += 1
+        self.target.stop()
+        self.start()
+
+    def close(self) -> None:
+        target = getattr(self, "target", None)
+        if target is not None:
+            target.close()
+        link = getattr(self, "link", None)
+        if link is not None:
+            link.close()
+        self.topology.teardown()
+
+
+class DhcpClientBed:
+    """The namespace pair a DHCP client target runs in; the client starts per test."""
+
+    __test__ = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.topology = create_tester_target(unnumbered=True, promiscuous=True)
+        try:
+            self.target: DhcpClientTarget = CLIENT_CLASSES[name](self.topology)
+            self.link = Link(self.topology.tester.netns, self.topology.tester.ifname)
+        except BaseException:
+            self.close()
+            raise
+
+    def server_config(self, lease_s: int = CLIENT_LEASE_S) -> ServerConfig:
+        net = ipaddress.IPv4Network(
+            f"{self.topology.tester.ip}/{self.topology.prefixlen}", strict=False
+        )
+        base = net.network_address
+        return ServerConfig(
+            server_id=self.topology.tester.ip,
+            subnet=str(net),
+            pool=(str(base + 100), str(base + 200)),
+            lease_time_s=lease_s,
+            router=self.topology.gateway,
+            decline_probation_s=3600,
+        )
+
+    def close(self) -> None:
+        target = getattr(self, "target", None)
+        if target is not None:
+            target.close()
+        link = getattr(self, "link", None)
+        if link is not None:
+            link.close()
+        self.topology.teardown()
+
+
+def wait_for_udp_port(netns: str, port: int, target: DhcpServerTarget | DhcpClientTarget) -> None:
+    """Until the daemon listens (raw-socket servers such as Kea and dhcpd bind a UDP socket
+    too), or it exits, or START_WAIT_S passes."""
+    deadline = time.monotonic() + START_WAIT_S
+    while time.monotonic() < deadline:
+        target.check_started()
+        result = subprocess.run(
+            ["ip", "netns", "exec", netns, "ss", "-H", "-u", "-l", "-n", f"sport = :{port}"],
+            capture_output=True,
+            text=True,
+        )
+        if result.stdout.strip():
+            return
+        time.sleep(0.1)
+    raise TargetError(
+        f"{target.name} did not listen on UDP port {port} within {START_WAIT_S:.0f} s"
+    )
+
+
+@dataclass
+class DhcpCase:
+    """What one DHCP test leaves as evidence."""
+
+    __test__ = False
+
+    link: Link
+    target: DhcpServerTarget | DhcpClientTarget
+    log_start: int = 0
+    measurements: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.link.start_capture()
+        self.log_start = len(self.target.log_text())
+
+    def measure(self, what: str, value: str) -> None:
+        self.measurements.append(f"{what}: {value}")
+
+    def evidence(self) -> list[Frame]:
+        self.link.drain()
+        return list(self.link.captured)
+
+    def daemon_log(self) -> str:
+        return self.target.log_text()[self.log_start :] or "(nothing logged)"
+
+
+@dataclass
+class ServerCase(DhcpCase):
+    clients: ClientsPeer = field(init=False)
+    bed: DhcpServerBed | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        assert self.bed is not None
+        self.clients = ClientsPeer(self.link, self.bed.plan.server_ip, seed=None)
+
+    @property
+    def plan(self) -> ServerPlan:
+        assert self.bed is not None
+        return self.bed.plan
+
+    @property
+    def peer(self) -> ClientsPeer:
+        return self.clients
+
+
+@dataclass
+class ClientCase(DhcpCase):
+    bed: DhcpClientBed | None = None
+    server: ServerPeer = field(init=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        assert self.bed is not None
+        topo = self.bed.topology
+        self.server = ServerPeer(self.link, self.bed.server_config(), topo.tester.mac)
+        self.target_mac = topo.target.mac
+
+    @property
+    def client(self) -> DhcpClientTarget:
+        assert isinstance(self.target, DhcpClientTarget)
+        return self.target
+
+    @property
+    def peer(self) -> ServerPeer:
+        return self.server
+
+    def start(self) -> None:
+        self.client.start()
+        time.sleep(0.2)
+        self.client.check_started()
+
+    def add_squatter(self, ip: str) -> str:
+        assert self.bed is not None
+        return add_squatter(self.bed.topology, ip)
+
+    def interface_addresses(self) -> list[str]:
+        """The client's IPv4 addresses as ADDRESS/PREFIX, read in its namespace."""
+        assert self.bed is not None
+        topo = self.bed.topology
+        out = subprocess.run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                topo.target.netns,
+                "ip",
+                "-j",
+                "-4",
+                "addr",
+                "show",
+                "dev",
+                topo.target.ifname,
+            ],
+            capture_output=True,
+            text=True,
+        ).stdout
+        addresses = []
+        for link in json.loads(out or "[]"):
+            for info in link.get("addr_info", []):
+                addresses.append(f"{info['local']}/{info['prefixlen']}")
+        return addresses
+
+    def finish(self) -> None:
+        self.client.stop()
+        self.client.wipe_state()
+        assert self.bed is not None
+        topo = self.bed.topology
+        if topo.squatter_netns:
+            with contextlib.suppress(HarnessError, OSError):
+                remove_namespace(topo.squatter_netns)
+            topo.squatter_netns = None

@@ -1,0 +1,339 @@
+"""The test side of DHCP: the harness plays the clients of a server target
+(``ClientsPeer``) or the server of a client target (``ServerPeer``) on the tester's link.
+
+Both record every DHCP packet with its kernel timestamp (``exchanged``), answer ARP for the
+addresses they stand for (a server unicasts to a renewing client's address; a client
+unicasts to its server), and raise ConformanceFailure with the packets seen when the
+target does not do what a test expects.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from harness.errors import ConformanceFailure
+from harness.link import Frame, Link
+from reference_impl.dhcp.packets import (
+    CLIENT_PORT,
+    SERVER_PORT,
+    DhcpPacket,
+    arp_frame,
+    decode,
+    decode_arp,
+    encode,
+)
+from reference_impl.dhcp.server import DhcpServer, ServerConfig
+from reference_impl.wire import arp
+from reference_impl.wire.dhcp import (
+    BOOTREQUEST,
+    CLIENT_ID,
+    DECLINE,
+    DISCOVER,
+    FLAG_BROADCAST,
+    INFORM,
+    MESSAGE_TYPE,
+    PARAMETER_LIST,
+    RELEASE,
+    REQUEST,
+    REQUESTED_IP,
+    ROUTER,
+    SERVER_ID,
+    SUBNET_MASK,
+    DhcpMessage,
+)
+from reference_impl.wire.errors import WireError
+from reference_impl.wire.ethernet import BROADCAST
+from reference_impl.wire.ipv4 import ip_to_bytes
+
+ZERO = "0.0.0.0"
+ALL_ONES = "255.255.255.255"
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A DHCP packet on the link, with when and which way it went."""
+
+    ts_ns: int
+    packet: DhcpPacket
+    from_tester: bool
+
+
+class DhcpLink:
+    """DHCP over the tester's Link: send, receive, answer ARP, keep a transcript."""
+
+    def __init__(self, link: Link) -> None:
+        self.link = link
+        self.arp_for: dict[str, str] = {}  # IP -> MAC the tester answers ARP for
+        self.exchanged: list[Seen] = []
+        self.malformed: list[str] = []
+        self.notes: list[str] = []  # what the test did, in words, for the report
+
+    def send(self, packet: DhcpPacket) -> None:
+        # Stamped before sending: a reply's kernel timestamp can precede a stamp taken after.
+        self.exchanged.append(Seen(time.time_ns(), packet, True))
+        self.link.send(encode(packet))
+
+    def receive(self, timeout: float) -> Seen | None:
+        """The next DHCP packet from the target within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            frame = self.link.receive(left)
+            if frame is None:
+                return None
+            seen = self._dhcp(frame)
+            if seen is not None:
+                return seen
+        return None
+
+    def _dhcp(self, frame: Frame) -> Seen | None:
+        request = decode_arp(frame.data)
+        if request is not None:
+            self._answer_arp(request)
+            return None
+        try:
+            packet = decode(frame.data)
+        except WireError as exc:
+            self.malformed.append(str(exc))
+            return None
+        if packet is None:
+            return None
+        seen = Seen(frame.ts_ns, packet, False)
+        self.exchanged.append(seen)
+        return seen
+
+    def _answer_arp(self, request: arp.Arp) -> None:
+        mac = self.arp_for.get(request.target_ip)
+        if request.op == arp.REQUEST and mac and request.sender_ip != ZERO:
+            reply = arp_frame(
+                arp.REPLY, mac, request.target_ip, request.sender_mac, request.sender_ip
+            )
+            self.link.send(reply)
+
+    def transcript(self) -> list[str]:
+        if not self.exchanged:
+            return ["(no DHCP packets)"]
+        t0 = self.exchanged[0].ts_ns
+        return [
+            f"+{(s.ts_ns - t0) / 1e9:8.3f} s  {'tester' if s.from_tester else 'target'}: "
+            f"{s.packet.summary()}"
+            for s in self.exchanged
+        ]
+
+    def failure(self, what: str) -> ConformanceFailure:
+        lines = [what, "", "DHCP packets in this test:", *self.transcript()]
+        if self.malformed:
+            lines += ["", "malformed frames from the target:", *self.malformed]
+        return ConformanceFailure("\n".join(lines))
+
+
+# -- the harness as clients (server targets) ------------------------------------------------
+
+
+@dataclass
+class FakeClient:
+    """A client the harness makes up: its own MAC, client identifier and transactions."""
+
+    mac: str
+    client_id: bytes
+    xid: int = 0
+    address: str = ZERO  # what it was given
+    server_id: str = ""
+
+
+class ClientsPeer(DhcpLink):
+    """Clients on the server target's link."""
+
+    def __init__(self, link: Link, server_ip: str, seed: int | None = None) -> None:
+        super().__init__(link)
+        self.server_ip = server_ip
+        self.server_mac = BROADCAST  # learnt from the server's first reply
+        self.rng = random.Random(seed)
+
+    def new_client(self) -> FakeClient:
+        mac = "02:6e:64:" + ":".join(f"{self.rng.randrange(256):02x}" for _ in range(3))
+        return FakeClient(mac, b"\x01" + bytes.fromhex(mac.replace(":", "")))
+
+    def message(
+        self,
+        client: FakeClient,
+        kind: int,
+        *,
+        requested: str | None = None,
+        server_id: str | None = None,
+        ciaddr: str = ZERO,
+        giaddr: str = ZERO,
+        broadcast: bool = False,
+        new_xid: bool = True,
+    ) -> DhcpMessage:
+        if new_xid or not client.xid:
+            client.xid = self.rng.getrandbits(32)
+        options: list[tuple[int, bytes]] = [
+            (MESSAGE_TYPE, bytes([kind])),
+            (CLIENT_ID, client.client_id),
+        ]
+        if requested:
+            options.append((REQUESTED_IP, ip_to_bytes(requested)))
+        if server_id:
+            options.append((SERVER_ID, ip_to_bytes(server_id)))
+        if kind in (DISCOVER, REQUEST, INFORM):
+            options.append((PARAMETER_LIST, bytes([SUBNET_MASK, ROUTER])))
+        return DhcpMessage(
+            BOOTREQUEST,
+            client.xid,
+            client.mac,
+            tuple(options),
+            flags=FLAG_BROADCAST if broadcast else 0,
+            ciaddr=ciaddr,
+            giaddr=giaddr,
+        )
+
+    def send_from(self, client: FakeClient, message: DhcpMessage, *, unicast: bool = False) -> None:
+        """Broadcast from 0.0.0.0, or (``unicast``) from the client's address to the
+        server, as a client in RENEWING or sending RELEASE/INFORM does (4.1, 4.4.5)."""
+        if unicast:
+            self.arp_for[client.address] = client.mac
+            src, dst = client.address, self.server_ip
+            eth_dst = self.server_mac
+        else:
+            src = message.ciaddr if message.ciaddr != ZERO else ZERO
+            if src != ZERO:
+                self.arp_for[src] = client.mac
+            dst, eth_dst = ALL_ONES, BROADCAST
+        self.send(DhcpPacket(message, client.mac, eth_dst, src, dst, CLIENT_PORT, SERVER_PORT))
+
+    def expect_reply(
+        self, client: FakeClient, kinds: tuple[str, ...], within: float, what: str
+    ) -> DhcpPacket:
+        """The server's reply to the client's current transaction."""
+        packet = self.receive_reply(client, within)
+        if packet is not None:
+            self.server_mac = packet.eth_src
+            if packet.kind not in kinds:
+                raise self.failure(f"{what}: expected {' or '.join(kinds)}, got {packet.kind}")
+            return packet
+        raise self.failure(f"{what}: expected {' or '.join(kinds)} within {within:.0f} s, got none")
+
+    def receive_reply(self, client: FakeClient, within: float) -> DhcpPacket | None:
+        """The server's next reply to the client's transaction, whatever its kind."""
+        deadline = time.monotonic() + within
+        while (left := deadline - time.monotonic()) > 0:
+            seen = self.receive(left)
+            if seen is None:
+                return None
+            if seen.packet.message.op == 2 and seen.packet.message.xid == client.xid:
+                return seen.packet
+        return None
+
+    def expect_no_reply(self, client: FakeClient, within: float, what: str) -> None:
+        deadline = time.monotonic() + within
+        while (left := deadline - time.monotonic()) > 0:
+            seen = self.receive(left)
+            if seen and seen.packet.message.op == 2 and seen.packet.message.xid == client.xid:
+                raise self.failure(f"{what}: expected silence, got {seen.packet.kind}")
+
+    def lease(self, client: FakeClient, within: float = 5.0, **discover: object) -> DhcpPacket:
+        """DISCOVER, OFFER, REQUEST, ACK: the client ends up with an address."""
+        self.send_from(client, self.message(client, DISCOVER, **discover))  # type: ignore[arg-type]
+        offer = self.expect_reply(client, ("DHCPOFFER",), within, "reply to DHCPDISCOVER")
+        server_id = offer.message.option_ip(SERVER_ID) or self.server_ip
+        request = self.message(
+            client, REQUEST, requested=offer.message.yiaddr, server_id=server_id, new_xid=False
+        )
+        self.send_from(client, request)
+        ack = self.expect_reply(client, ("DHCPACK",), within, "reply to DHCPREQUEST (SELECTING)")
+        client.address, client.server_id = ack.message.yiaddr, server_id
+        self.arp_for[client.address] = client.mac
+        return ack
+
+    def release(self, client: FakeClient) -> None:
+        message = self.message(client, RELEASE, server_id=client.server_id, ciaddr=client.address)
+        self.send_from(client, message, unicast=True)
+
+    def decline(self, client: FakeClient, address: str) -> None:
+        message = self.message(
+            client, DECLINE, requested=address, server_id=client.server_id, new_xid=False
+        )
+        self.send_from(client, message)
+
+
+# -- the harness as the server (client targets) --------------------------------------------
+
+
+class ServerPeer(DhcpLink):
+    """The server a client target talks to: the reference DhcpServer answers, so replies are
+    correct by construction; a test can hold replies back or change them."""
+
+    def __init__(self, link: Link, config: ServerConfig, server_mac: str) -> None:
+        super().__init__(link)
+        self.server = DhcpServer(config)
+        self.config = config
+        self.mac = server_mac
+        self.arp_for[config.server_id] = server_mac
+        self.answering: Callable[[DhcpPacket], bool] = lambda packet: True
+
+    def serve_until(self, done: Callable[[Seen], bool], within: float, what: str) -> Seen:
+        """Answer the client until a packet satisfies ``done``; fail after ``within`` s."""
+        deadline = time.monotonic() + within
+        while (left := deadline - time.monotonic()) > 0:
+            seen = self.receive(left)
+            if seen is None:
+                break
+            if seen.packet.dport != SERVER_PORT or seen.packet.message.op != 1:
+                continue
+            if done(seen):
+                return seen
+            self.answer(seen.packet)
+        raise self.failure(f"{what}: not seen within {within:.0f} s")
+
+    def answer(self, packet: DhcpPacket) -> None:
+        if not self.answering(packet):
+            return
+        now = time.monotonic_ns() // 1000
+        for reply in self.server.handle(packet.message, now=now):
+            dest = reply.destination
+            mac = dest.mac or packet.eth_src
+            self.send(
+                DhcpPacket(
+                    reply.message,
+                    self.mac,
+                    mac,
+                    self.config.server_id,
+                    dest.ip,
+                    SERVER_PORT,
+                    dest.port,
+                )
+            )
+
+    def wait_bound(self, within: float) -> DhcpPacket:
+        """Answer the client until this server has ACKed its REQUEST; return the ACK."""
+        start = len(self.exchanged)
+        deadline = time.monotonic() + within
+        while (left := deadline - time.monotonic()) > 0:
+            seen = self.receive(left)
+            if seen is not None and seen.packet.dport == SERVER_PORT:
+                self.answer(seen.packet)
+            for sent in self.exchanged[start:]:
+                if sent.from_tester and sent.packet.kind == "DHCPACK":
+                    return sent.packet
+        raise self.failure(
+            f"the client did not complete DISCOVER/OFFER/REQUEST/ACK in {within:.0f} s"
+        )
+
+    def sent_at(self, packet: DhcpPacket) -> int:
+        """When the harness sent ``packet`` (ns, same clock as kernel timestamps)."""
+        return next(s.ts_ns for s in self.exchanged if s.packet is packet)
+
+    def collect(self, seconds: float) -> list[Seen]:
+        """Answer (as ``answering`` allows) for ``seconds``; return what the client sent."""
+        got: list[Seen] = []
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            seen = self.receive(left)
+            if seen is None or seen.packet.dport != SERVER_PORT:
+                continue
+            got.append(seen)
+            self.answer(seen.packet)
+        return got
