@@ -45,7 +45,19 @@ def _parser() -> argparse.ArgumentParser:
         "--target",
         action="append",
         metavar="TARGET",
-        help="target to test, repeatable (default: the built-in targets)",
+        help="TCP/subnet target to test, repeatable (default: the built-in targets)",
+    )
+    run.add_argument(
+        "--dhcp-server",
+        action="append",
+        metavar="SERVER",
+        help="DHCP server to test, repeatable: ref, dnsmasq, kea, dhcpd (default: all)",
+    )
+    run.add_argument(
+        "--dhcp-client",
+        action="append",
+        metavar="CLIENT",
+        help="DHCP client to test, repeatable: ref, dhclient, udhcpc, dhcpcd (default: all)",
     )
     run.add_argument(
         "--suite",
@@ -118,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from harness import doctor
-    from harness.targets import BUILT_IN, check_target_spec
+    from harness.targets import BUILT_IN, DHCP_CLIENTS, DHCP_SERVERS, check_target_spec
 
     # Cheap checks first, before the heavy imports: a bad command line or a missing
     # privilege is answered in one line at once.
@@ -137,14 +149,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"netconform: removed {len(removed)} namespace(s) left by killed runs")
     _clear(RESULTS_DIR)
     extra = args.pytest_args
+    dhcp_args = [f"--dhcp-server={n}" for n in args.dhcp_server or []]
+    dhcp_args += [f"--dhcp-client={n}" for n in args.dhcp_client or []]
     pytest_args = [
-        *(args.suite or [str(SUITES_DIR)]),
+        *(args.suite or _default_suites(args)),
         *[f"--target={t}" for t in targets],
+        *dhcp_args,
         f"--alluredir={RESULTS_DIR}",
         "--junitxml=reports/junit.xml",
         *extra,
     ]
     print(f"netconform: running suites against {', '.join(targets)}", flush=True)
+    if not args.suite and (args.dhcp_server or args.dhcp_client or not args.target):
+        print(
+            "netconform: DHCP servers "
+            + ", ".join(args.dhcp_server or DHCP_SERVERS)
+            + "; DHCP clients "
+            + ", ".join(args.dhcp_client or DHCP_CLIENTS),
+            flush=True,
+        )
     code = int(pytest.main(pytest_args))
     if code == pytest.ExitCode.INTERRUPTED:
         return 130
@@ -157,6 +180,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         index = _build_report()
         print(f"netconform: HTML report at {index}")
     return int(code)
+
+
+def _default_suites(args: argparse.Namespace) -> list[str]:
+    """Every suite; but a run for chosen TCP targets only (--target without --dhcp-*) skips
+    the DHCP suites, which test DHCP servers and clients, not those targets."""
+    if args.target and not (args.dhcp_server or args.dhcp_client):
+        return [str(SUITES_DIR / name) for name in ("tcp", "subnet")]
+    if (args.dhcp_server or args.dhcp_client) and not args.target:
+        return [str(SUITES_DIR / "dhcp")]
+    return [str(SUITES_DIR)]
 
 
 def _clear(directory: Path) -> None:

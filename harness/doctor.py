@@ -6,9 +6,11 @@ and the Allure 3 report tool (npm) that the README's two commands rely on.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +36,19 @@ DEPENDENCIES = (
     Dependency("node", "nodejs", "running the Allure 3 report builder", False),
     Dependency("npm", "npm", "installing the Allure 3 report builder", False),
     Dependency("chromium", "chromium", "headless browser that checks the built reports", False),
+    # DHCP targets (each is checked when a test selects it). The -base/-client packages
+    # carry the binaries without a system service.
+    Dependency("dnsmasq", "dnsmasq-base", "DHCP server target dnsmasq", False),
+    Dependency("kea-dhcp4", "kea-dhcp4-server", "DHCP server target kea", False),
+    Dependency("dhcpd", "isc-dhcp-server", "DHCP server target dhcpd (ISC)", False),
+    Dependency("dhclient", "isc-dhcp-client", "DHCP client target dhclient (ISC)", False),
+    Dependency("udhcpc", "udhcpc", "DHCP client target udhcpc (busybox)", False),
+    Dependency("dhcpcd", "dhcpcd-base", "DHCP client target dhcpcd", False),
+    Dependency("ss", "iproute2", "seeing when a DHCP server listens", False),
 )
+# Installing kea-dhcp4-server or isc-dhcp-server would start their system services in the
+# root namespace; while apt runs, invoke-rc.d is told not to (the Debian policy-rc.d hook).
+POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
 
 
 def missing(runtime_only: bool = False) -> list[Dependency]:
@@ -82,11 +96,29 @@ def install() -> None:
     if packages:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         _run(["apt-get", "update", "-qq"], env)
-        _run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], env)
+        with _services_not_started():
+            _run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], env)
     if not ALLURE_BIN.exists():
         _run(
             ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], None, cwd=REPORT_TOOL_DIR
         )
+
+
+@contextlib.contextmanager
+def _services_not_started() -> Iterator[None]:
+    """A policy-rc.d that refuses every service start, unless the machine has one already
+    (then it keeps its own); removed afterwards."""
+    if POLICY_RC_D.exists():
+        yield
+        return
+    POLICY_RC_D.write_text(
+        "#!/bin/sh\n# netconform doctor --install: no service starts\nexit 101\n"
+    )
+    POLICY_RC_D.chmod(0o755)
+    try:
+        yield
+    finally:
+        POLICY_RC_D.unlink(missing_ok=True)
 
 
 def _run(cmd: list[str], env: dict[str, str] | None, cwd: Path | None = None) -> None:

@@ -1,0 +1,119 @@
+"""The DHCP targets on real links: the reference server survives SIGKILL with its leases,
+the squatter answers ARP, and daemons' FAIL verdicts are recorded without gating a run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import textwrap
+
+import pytest
+
+from harness.dhcp.case import DhcpServerBed, wait_for_udp_port
+from harness.dhcp.peer import ClientsPeer
+from harness.link import Link
+from harness.topology import add_squatter, create_tester_target
+from reference_impl.dhcp.packets import arp_frame, decode_arp
+from reference_impl.wire import arp
+from reference_impl.wire.dhcp import DISCOVER
+
+pytestmark = pytest.mark.needs_root
+
+
+def test_reference_server_keeps_every_lease_across_sigkill():
+    """Issue 6: leases are in SQLite; after kill -9 and a restart no lease is lost (each
+    client is offered its address again) and no address goes to two clients."""
+    bed = DhcpServerBed("ref")
+    try:
+        peer = ClientsPeer(bed.link, bed.plan.server_ip, seed=3)
+        first = [peer.new_client() for _ in range(5)]
+        leased = {c.mac: peer.lease(c).message.yiaddr for c in first}
+        assert bed.target.process is not None
+        os.kill(bed.target.process.pid, signal.SIGKILL)
+        bed.target.process.popen.wait()
+        bed.target.stop()
+        bed.start()
+        for client in first:
+            peer.send_from(client, peer.message(client, DISCOVER))
+            offer = peer.expect_reply(client, ("DHCPOFFER",), 5.0, "DISCOVER after restart")
+            assert offer.message.yiaddr == leased[client.mac]
+        newcomers = [peer.lease(peer.new_client()).message.yiaddr for _ in range(5)]
+        assert not set(newcomers) & set(leased.values())
+        assert len(set(newcomers)) == 5
+    finally:
+        bed.close()
+
+
+def test_squatter_answers_arp_probes_for_its_address():
+    """The probe goes out where a DHCP client's would: from the target's interface."""
+    topo = create_tester_target(unnumbered=True, promiscuous=True)
+    try:
+        squatter_mac = add_squatter(topo, "198.18.0.100")
+        link = Link(topo.target.netns, topo.target.ifname)
+        try:
+            probe = arp_frame(arp.REQUEST, "02:00:00:00:00:99", "0.0.0.0", "", "198.18.0.100")
+            link.send(probe)
+            answers = []
+            while (frame := link.receive(1.0)) is not None:
+                reply = decode_arp(frame.data)
+                if reply and reply.op == arp.REPLY:
+                    answers.append(reply)
+            assert [(a.sender_ip, a.sender_mac) for a in answers] == [
+                ("198.18.0.100", squatter_mac)
+            ]
+        finally:
+            link.close()
+    finally:
+        topo.teardown()
+    assert not os.path.exists(f"/run/netns/{topo.squatter_netns}")
+
+
+def test_a_server_that_will_not_start_is_an_error_with_its_log():
+    bed = DhcpServerBed("ref")
+    try:
+        bed.target.stop()
+        (bed.target.workdir / "server.json").write_text("{}")
+        bed.target.prepare = lambda: None  # type: ignore[method-assign]
+        with pytest.raises(Exception, match="exited at start"):
+            bed.target.start()
+            wait_for_udp_port(bed.topology.target.netns, 67, bed.target)
+    finally:
+        bed.close()
+
+
+GATING_SUITE = textwrap.dedent(
+    """
+    import pytest
+    from harness.errors import ConformanceFailure
+
+    @pytest.fixture(scope="session")
+    def dhcp_server_bed(request):
+        return request.param  # no daemon: only the verdict bookkeeping is under test
+
+    @pytest.fixture
+    def dhcp_server(dhcp_server_bed):
+        return dhcp_server_bed
+
+    @pytest.mark.rfc("2131", "4.3.3", level="MUST")
+    def test_declined(dhcp_server):
+        raise ConformanceFailure(f"{dhcp_server} offered a declined address")
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "exit_code"),
+    [
+        (["--dhcp-server", "dnsmasq"], 0),  # a daemon's FAIL is recorded
+        (["--dhcp-server", "dnsmasq", "--daemon-failures", "fail"], 1),
+        (["--dhcp-server", "ref"], 1),  # the reference's FAIL always counts
+        (["--dhcp-server", "ref", "--dhcp-server", "kea"], 1),
+    ],
+)
+def test_daemon_failures_are_recorded_but_reference_failures_gate(pytester, args, exit_code):
+    pytester.makepyfile(test_gate=GATING_SUITE)
+    result = pytester.runpytest_subprocess("-p", "no:randomly", *args)
+    assert result.ret == exit_code
+    result.assert_outcomes(failed=len([a for a in args if a in ("dnsmasq", "ref", "kea")]))
+    if "dnsmasq" in args and exit_code == 0:
+        result.stdout.fnmatch_lines(["*DHCP daemons' deviations*", "*test_declined[[]dnsmasq[]]*"])
