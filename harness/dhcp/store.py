@@ -18,7 +18,9 @@ CREATE TABLE IF NOT EXISTS leases (
     chaddr TEXT NOT NULL,
     state TEXT NOT NULL,
     expires_us INTEGER
-)
+);
+CREATE INDEX IF NOT EXISTS leases_by_client ON leases (client);
+CREATE INDEX IF NOT EXISTS leases_by_expiry ON leases (expires_us)
 """
 
 
@@ -29,7 +31,7 @@ class SqliteLeaseStore:
         )  # autocommit: one put, one commit
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute(SCHEMA)
+        self.db.executescript(SCHEMA)
 
     def _leases(self, query: str, *args: object) -> list[Lease]:
         return [Lease(*row) for row in self.db.execute(query, args)]
@@ -54,6 +56,16 @@ class SqliteLeaseStore:
 
     def all(self) -> list[Lease]:
         return self._leases("SELECT address, client, chaddr, state, expires_us FROM leases")
+
+    def next_expiry(self) -> int | None:
+        (value,) = self.db.execute("SELECT MIN(expires_us) FROM leases").fetchone()
+        return None if value is None else int(value)
+
+    def due(self, now: int) -> list[Lease]:
+        return self._leases(
+            "SELECT address, client, chaddr, state, expires_us FROM leases WHERE expires_us <= ?",
+            now,
+        )
 
     def close(self) -> None:
         self.db.close()

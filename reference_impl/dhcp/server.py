@@ -81,6 +81,8 @@ class LeaseStore(Protocol):
     def by_client(self, client: str) -> list[Lease]: ...
     def put(self, lease: Lease) -> None: ...
     def all(self) -> list[Lease]: ...
+    def next_expiry(self) -> int | None: ...  # the earliest expires_us of any lease
+    def due(self, now: int) -> list[Lease]: ...  # leases whose expires_us <= now
 
 
 class MemoryLeaseStore:
@@ -98,6 +100,17 @@ class MemoryLeaseStore:
 
     def all(self) -> list[Lease]:
         return list(self.leases.values())
+
+    def next_expiry(self) -> int | None:
+        times = [lease.expires_us for lease in self.leases.values() if lease.expires_us is not None]
+        return min(times) if times else None
+
+    def due(self, now: int) -> list[Lease]:
+        return [
+            lease
+            for lease in self.leases.values()
+            if lease.expires_us is not None and lease.expires_us <= now
+        ]
 
 
 @dataclass(frozen=True)
@@ -127,30 +140,29 @@ class DhcpServer:
         first, last = (int(ipaddress.IPv4Address(a)) for a in config.pool)
         if first > last or not all(ipaddress.IPv4Address(a) in config.network for a in config.pool):
             raise ValueError(f"pool {config.pool} is not an ordered range inside {config.subnet}")
-        self._pool = range(first, last + 1)
+        self._pool_addresses = [str(ipaddress.IPv4Address(n)) for n in range(first, last + 1)]
+        self._in_pool = set(self._pool_addresses)
+        self._reserved = set(config.reservations.values())
+        # The state of every address the store knows, kept beside it (this server is the
+        # store's only writer), so that choosing a free address reads no rows.
+        self._states = {lease.address: lease.state for lease in self.store.all()}
         self.dropped: list[str] = []  # why messages got no answer (for reports)
 
     # -- time -----------------------------------------------------------------------------
 
     def next_timer(self) -> int | None:
-        times = [
-            lease.expires_us
-            for lease in self.store.all()
-            if lease.expires_us is not None and lease.state in ("offered", "bound", "declined")
-        ]
-        return min(times) if times else None
+        # Only offered, bound and declined leases carry an expiry time.
+        return self.store.next_expiry()
 
     def on_timer(self, *, now: int) -> None:
         """Offers lapse, leases expire, declined addresses come out of probation."""
-        for lease in self.store.all():
-            if lease.expires_us is None or lease.expires_us > now:
-                continue
+        for lease in self.store.due(now):
             if lease.state == "offered":
-                self.store.put(replace(lease, state="released", expires_us=None))
+                self._put(replace(lease, state="released", expires_us=None))
             elif lease.state == "bound":
-                self.store.put(replace(lease, state="expired", expires_us=None))
+                self._put(replace(lease, state="expired", expires_us=None))
             elif lease.state == "declined":
-                self.store.put(replace(lease, state="expired", client="", expires_us=None))
+                self._put(replace(lease, state="expired", client="", expires_us=None))
 
     # -- messages ------------------------------------------------------------------------
 
@@ -193,22 +205,20 @@ class DhcpServer:
         # Never-used addresses first: another client's old address is reused only when nothing
         # else is left, so that clients tend to get their previous address back (4.3.1).
         for reuse in (False, True):
-            for number in self._pool:
-                candidate = str(ipaddress.IPv4Address(number))
+            for candidate in self._pool_addresses:
                 if self._free(candidate, reuse=reuse):
                     return candidate
         return None
 
     def _free(self, address: str, *, reuse: bool) -> bool:
-        number = int(ipaddress.IPv4Address(address))
-        if number not in self._pool or address == self.config.server_id:
+        if address not in self._in_pool or address == self.config.server_id:
             return False
-        if address in self.config.reservations.values():
+        if address in self._reserved:
             return False
-        lease = self.store.by_address(address)
-        if lease is None:
+        state = self._states.get(address)
+        if state is None:
             return True
-        return reuse and lease.state in ("released", "expired")
+        return reuse and state in ("released", "expired")
 
     def _request(self, msg: DhcpMessage, now: int) -> list[Reply]:
         server_id = msg.option_ip(SERVER_ID)
@@ -256,7 +266,7 @@ class DhcpServer:
         address = msg.option_ip(REQUESTED_IP)
         if address and msg.option_ip(SERVER_ID) in (None, self.config.server_id):
             until = now + self.config.decline_probation_s * S
-            self.store.put(Lease(address, "", msg.chaddr, "declined", until))
+            self._put(Lease(address, "", msg.chaddr, "declined", until))
         return []
 
     def _release(self, msg: DhcpMessage, now: int) -> list[Reply]:
@@ -264,7 +274,7 @@ class DhcpServer:
         same address back next time."""
         lease = self.store.by_address(msg.ciaddr)
         if lease is not None and lease.client == client_key(msg):
-            self.store.put(replace(lease, state="released", expires_us=None))
+            self._put(replace(lease, state="released", expires_us=None))
         return []
 
     def _inform(self, msg: DhcpMessage, now: int) -> list[Reply]:
@@ -274,10 +284,14 @@ class DhcpServer:
     def _forget_offer(self, key: str) -> None:
         for lease in self.store.by_client(key):
             if lease.state == "offered":
-                self.store.put(replace(lease, state="released", expires_us=None))
+                self._put(replace(lease, state="released", expires_us=None))
+
+    def _put(self, lease: Lease) -> None:
+        self.store.put(lease)
+        self._states[lease.address] = lease.state
 
     def _record(self, msg: DhcpMessage, address: str, state: str, expires: int | None) -> None:
-        self.store.put(Lease(address, client_key(msg), msg.chaddr, state, expires))
+        self._put(Lease(address, client_key(msg), msg.chaddr, state, expires))
 
     # -- replies (4.1 and table 3) --------------------------------------------------------
 
