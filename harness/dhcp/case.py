@@ -15,7 +15,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-from harness.dhcp.peer import ClientsPeer, ServerPeer
+from harness.dhcp.peer import ClientsPeer, DhcpLink, ServerPeer
 from harness.errors import HarnessError, TargetError
 from harness.link import Frame, Link
 from harness.targets.dhcp import (
@@ -38,7 +38,7 @@ class DhcpServerBed:
 
     __test__ = False
 
-    def __init__(self, name: str, seed: int = 1) -> None:
+    def __init__(self, name: str) -> None:
         self.name = name
         self.topology: TesterTarget = create_tester_target(promiscuous=True)
         try:
@@ -48,7 +48,6 @@ class DhcpServerBed:
         except BaseException:
             self.close()
             raise
-        self.seed = seed
         self.restarts = 0
 
     @property
@@ -155,6 +154,10 @@ class DhcpCase:
     def evidence(self) -> list[Frame]:
         self.link.drain()
         return list(self.link.captured)
+
+    @property
+    def peer(self) -> DhcpLink:
+        raise NotImplementedError
 
     def daemon_log(self) -> str:
         return self.target.log_text()[self.log_start :] or "(nothing logged)"

@@ -160,7 +160,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
 
 def attach_dhcp_evidence(item: pytest.Item, case: DhcpCase) -> None:
     frames = case.evidence()
-    peer = case.peer  # type: ignore[attr-defined]
+    peer = case.peer
     pcap_dir = Path(item.config.getoption("pcap_dir"))
     allure_report.attach_evidence(item.nodeid, frames, peer.transcript(), pcap_dir)
     rows = [(seen.ts_ns, seen.from_tester, seen.packet.summary()) for seen in peer.exchanged]

@@ -47,7 +47,6 @@ DAEMON_SETTINGS = {
     "udhcpc": "defaults (no -a ARP check), foreground, harness hook script",
     "dhcpcd": "defaults, IPv4 only, no IPv4LL, harness hook script",
 }
-START_WAIT_S = 10.0
 
 
 @dataclass(frozen=True)
