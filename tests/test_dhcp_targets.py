@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from harness.dhcp.case import DhcpServerBed, wait_for_udp_port
+from harness.dhcp.case import ClientCase, DhcpClientBed, DhcpServerBed, wait_for_udp_port
 from harness.dhcp.peer import ClientsPeer
 from harness.link import Link
 from harness.topology import add_squatter, create_tester_target
@@ -117,3 +117,35 @@ def test_daemon_failures_are_recorded_but_reference_failures_gate(pytester, args
     result.assert_outcomes(failed=len([a for a in args if a in ("dnsmasq", "ref", "kea")]))
     if "dnsmasq" in args and exit_code == 0:
         result.stdout.fnmatch_lines(["*DHCP daemons' deviations*", "*test_declined[[]dnsmasq[]]*"])
+
+
+@pytest.mark.parametrize("name", ["dhclient", "udhcpc", "dhcpcd"])
+def test_client_daemons_leave_the_hosts_files_alone(name):
+    """A client binds, renews nothing, releases and stops: /etc/resolv.conf and the
+    daemons' system lease directories are as they were (everything went to the work dir)."""
+    watched = ["/etc/resolv.conf", "/var/lib/dhcp", "/var/lib/dhcpcd", "/run"]
+    before = {path: _fingerprint(path) for path in watched}
+    bed = DhcpClientBed(name)
+    try:
+        case = ClientCase(bed.link, bed.target, bed=bed)
+        case.start()
+        ack = case.server.wait_bound(30.0)
+        assert ack.message.yiaddr
+        case.client.release()
+        case.server.collect(3.0)
+        case.finish()
+    finally:
+        bed.close()
+    assert {path: _fingerprint(path) for path in watched} == before
+
+
+def _fingerprint(path: str) -> object:
+    """Names and sizes below ``path`` (a file: its bytes), ignoring our namespaces' files."""
+    if os.path.isfile(path):
+        with open(path, "rb") as f:
+            return f.read()
+    if not os.path.isdir(path):
+        return None
+    return sorted(
+        (entry.name, entry.is_dir()) for entry in os.scandir(path) if entry.name not in ("netns",)
+    )
