@@ -133,6 +133,13 @@ def client_key(message: DhcpMessage) -> str:
     return "id:" + client_id.hex() if client_id else "hw:" + message.chaddr
 
 
+def _echoed_client_id(msg: DhcpMessage) -> tuple[tuple[int, bytes], ...]:
+    """RFC 6842 section 3 (updating 2131's table 3): a client identifier the client sent is
+    returned unaltered in the reply."""
+    client_id = msg.option(CLIENT_ID)
+    return ((CLIENT_ID, client_id),) if client_id is not None else ()
+
+
 class DhcpServer:
     def __init__(self, config: ServerConfig, store: LeaseStore | None = None) -> None:
         self.config = config
@@ -324,7 +331,7 @@ class DhcpServer:
             BOOTREPLY,
             msg.xid,
             msg.chaddr,
-            tuple(self._options(kind, lease)),
+            tuple(self._options(kind, lease)) + _echoed_client_id(msg),
             secs=0,
             flags=msg.flags,
             ciaddr=ciaddr,
@@ -340,6 +347,7 @@ class DhcpServer:
             (MESSAGE_TYPE, bytes([NAK])),
             (SERVER_ID, ip_to_bytes(self.config.server_id)),
             (MESSAGE, why.encode()[:255]),
+            *_echoed_client_id(msg),
         )
         reply = DhcpMessage(
             BOOTREPLY,

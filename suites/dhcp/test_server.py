@@ -15,6 +15,7 @@ from harness.dhcp.peer import ALL_ONES, ZERO, ClientsPeer
 from harness.errors import Unsupported
 from reference_impl.dhcp.packets import DhcpPacket
 from reference_impl.wire.dhcp import (
+    CLIENT_ID,
     DISCOVER,
     FLAG_BROADCAST,
     INFORM,
@@ -118,6 +119,22 @@ def test_replies_omit_the_options_table_3_forbids(dhcp_server: ServerCase) -> No
         ]
         if present:
             raise clients.failure(f"{reply.kind} carries {', '.join(present)}")
+
+
+@pytest.mark.rfc("6842", "3", level="MUST")
+def test_replies_echo_the_client_identifier(dhcp_server: ServerCase) -> None:
+    """A client identifier in the request comes back unaltered in the OFFER and the ACK."""
+    clients = dhcp_server.clients
+    client = clients.new_client()
+    ack = clients.lease(client, REPLY_WAIT_S)
+    offer = next(s.packet for s in clients.exchanged if s.packet.kind == "DHCPOFFER")
+    for reply in (offer, ack):
+        echoed = reply.message.option(CLIENT_ID)
+        if echoed != client.client_id:
+            shown = "none" if echoed is None else echoed.hex()
+            raise clients.failure(
+                f"{reply.kind} returns client identifier {shown}, sent {client.client_id.hex()}"
+            )
 
 
 @pytest.mark.rfc("2131", "4.3.1", level="SHOULD")

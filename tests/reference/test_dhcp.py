@@ -74,8 +74,9 @@ def test_discover_offer_request_ack_copies_the_fields_and_sets_the_options():
         assert reply.option_ip(SERVER_ID) == SERVER
         assert reply.option_u32(LEASE_TIME) == 600
         assert reply.option_ip(SUBNET_MASK) == "255.255.255.0"
-        for forbidden in (REQUESTED_IP, PARAMETER_LIST, CLIENT_ID, MAX_MESSAGE_SIZE):
+        for forbidden in (REQUESTED_IP, PARAMETER_LIST, MAX_MESSAGE_SIZE):
             assert reply.option(forbidden) is None  # RFC 2131 table 3: MUST NOT
+        assert reply.option(CLIENT_ID) is None  # none was sent, so none is echoed
     assert offer.message.yiaddr == ack.message.yiaddr == "198.18.0.100"
 
 
@@ -217,6 +218,17 @@ def test_client_dora_then_bound_with_t1_timer():
     client = bound_client(DhcpServer(CONFIG))
     assert client.state == ClientState.BOUND and client.binding.address == "198.18.0.100"
     assert client.next_timer() == 300 * S  # T1 = half the lease
+
+
+@pytest.mark.parametrize("kind", [DISCOVER, REQUEST])
+def test_server_echoes_the_client_identifier(kind):
+    """RFC 6842 section 3: the client identifier comes back unaltered (in a NAK too)."""
+    server = DhcpServer(CONFIG)
+    options = [(CLIENT_ID, b"\x01\x02\x00\x00\x00\x00\x01")]
+    if kind == REQUEST:
+        options.append((REQUESTED_IP, ip("10.9.9.9")))  # INIT-REBOOT, wrong network: NAK
+    (reply,) = server.handle(msg(kind, options=options), now=0)
+    assert reply.message.option(CLIENT_ID) == options[0][1]
 
 
 def test_client_lease_times_run_from_when_the_request_was_sent():
