@@ -159,3 +159,22 @@ def test_subnet_json_is_machine_readable():
 def test_subnet_bad_mask_is_one_line():
     result = run_cli("subnet", "10.0.0.0", "255.0.255.0")
     assert_one_line_error(result, "255.0.255.0 is not a contiguous mask")
+
+
+@pytest.mark.parametrize(
+    ("argv", "suites"),
+    [
+        (["run"], ["suites"]),
+        (["run", "--target", "linux"], ["suites/tcp", "suites/subnet"]),
+        (["run", "--dhcp-server", "kea"], ["suites/dhcp"]),
+        (["run", "--target", "ref", "--dhcp-client", "ref"], ["suites"]),
+    ],
+)
+def test_run_picks_the_suites_for_the_targets_it_was_given(argv, suites):
+    """--target alone is a TCP/subnet run; --dhcp-* alone is a DHCP run; both, or neither,
+    run every suite."""
+    from harness.cli import SUITES_DIR, _default_suites, _parser
+
+    args = _parser().parse_args(argv)
+    root = SUITES_DIR.parent
+    assert [str(Path(p).relative_to(root)) for p in _default_suites(args)] == suites
