@@ -162,7 +162,9 @@ def attach_dhcp_evidence(item: pytest.Item, case: DhcpCase) -> None:
     frames = case.evidence()
     peer = case.peer
     pcap_dir = Path(item.config.getoption("pcap_dir"))
-    allure_report.attach_evidence(item.nodeid, frames, peer.transcript(), pcap_dir)
+    allure_report.attach_evidence(
+        item.nodeid, frames, peer.transcript(), pcap_dir, transcript_name="DHCP messages"
+    )
     rows = [(seen.ts_ns, seen.from_tester, seen.packet.summary()) for seen in peer.exchanged]
     if rows:
         allure_report.attach_svg("ladder (DHCP)", message_ladder_svg(rows, item.name))

@@ -38,7 +38,11 @@ def safe_name(nodeid: str) -> str:
 
 
 def attach_evidence(
-    nodeid: str, frames: Sequence[Frame], transcript: Sequence[str], pcap_dir: Path
+    nodeid: str,
+    frames: Sequence[Frame],
+    transcript: Sequence[str],
+    pcap_dir: Path,
+    transcript_name: str = "control protocol",
 ) -> Path:
     """Attach the pcap, a readable packet list and the control transcript; return the pcap."""
     pcap = pcap_dir / f"{safe_name(nodeid)}.pcap"
@@ -51,7 +55,7 @@ def attach_evidence(
     if transcript:
         allure.attach(
             "\n".join(transcript),
-            name="control protocol",
+            name=transcript_name,
             attachment_type=allure.attachment_type.TEXT,
         )
     return pcap
