@@ -165,7 +165,7 @@ def attach_dhcp_evidence(item: pytest.Item, case: DhcpCase) -> None:
     allure_report.attach_evidence(
         item.nodeid, frames, peer.transcript(), pcap_dir, transcript_name="DHCP messages"
     )
-    rows = [(seen.ts_ns, seen.from_tester, seen.packet.summary()) for seen in peer.exchanged]
+    rows = [(seen.ts_ns, seen.from_tester, seen.packet.short()) for seen in peer.exchanged]
     if rows:
         allure_report.attach_svg("ladder (DHCP)", message_ladder_svg(rows, item.name))
     allure_report.attach_text(f"{case.target.name} log", case.daemon_log())

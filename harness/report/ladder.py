@@ -84,7 +84,7 @@ def _arrow(y: float, rightward: bool, colour: str, label: str, *, dashed: bool) 
     return (
         f'<line x1="{x1}" y1="{y}" x2="{x2}" y2="{y + ROW_H * 0.6}" stroke="{colour}" '
         f'stroke-width="1.5" marker-end="url(#arrow)"{dash}/>'
-        f'<text x="{mid}" y="{y + 2}" text-anchor="middle" fill="{colour}">{escape(label)}</text>'
+        f'<text x="{mid}" y="{y - 3}" text-anchor="middle" fill="{colour}">{escape(label)}</text>'
     )
 
 

@@ -32,6 +32,17 @@ class DhcpPacket:
     def kind(self) -> str:
         return MESSAGE_TYPE_NAMES.get(self.message.message_type or 0, "BOOTP")
 
+    def short(self) -> str:
+        """The summary without the DHCP prefix and the xid (for ladder diagrams)."""
+        msg = self.message
+        parts = [self.kind.removeprefix("DHCP"), f"{self.ip_src} -> {self.ip_dst}"]
+        parts += [
+            f"{name}={getattr(msg, name)}"
+            for name in ("ciaddr", "yiaddr", "giaddr")
+            if getattr(msg, name) != "0.0.0.0"
+        ]
+        return " ".join(parts) + (" [B]" if msg.flags & 0x8000 else "")
+
     def summary(self) -> str:
         msg = self.message
         parts = [self.kind, f"xid=0x{msg.xid:08x}", f"{self.ip_src} -> {self.ip_dst}"]
