@@ -201,10 +201,7 @@ def _attach_case(item: pytest.Item, case: TcpCase) -> None:
         item.user_properties.append(("netconform_info", "\n".join(info)))
     if case.bed.link.overflow:
         allure_report.attach_text("capture", f"{case.bed.link.overflow} frames not stored (flood)")
-    env = case.bed.environment()
-    allure_report.attach_text(
-        "target environment", "\n".join(f"{k} = {v}" for k, v in sorted(env.items()))
-    )
+    allure_report.attach_environment(case.bed.environment())
 
 
 def _attach_expected_vs_actual(item: pytest.Item, failure: ConformanceFailure) -> None:

@@ -15,7 +15,6 @@ from harness.link import Link
 from harness.topology import add_squatter, create_tester_target
 from reference_impl.dhcp.packets import arp_frame, decode_arp
 from reference_impl.wire import arp
-from reference_impl.wire.dhcp import DISCOVER
 
 pytestmark = pytest.mark.needs_root
 
@@ -34,8 +33,7 @@ def test_reference_server_keeps_every_lease_across_sigkill():
         bed.target.stop()
         bed.start()
         for client in first:
-            peer.send_from(client, peer.message(client, DISCOVER))
-            offer = peer.expect_reply(client, ("DHCPOFFER",), 5.0, "DISCOVER after restart")
+            offer = peer.discover(client, what="DISCOVER after restart")
             assert offer.message.yiaddr == leased[client.mac]
         newcomers = [peer.lease(peer.new_client()).message.yiaddr for _ in range(5)]
         assert not set(newcomers) & set(leased.values())

@@ -13,7 +13,9 @@ import ipaddress
 import json
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from harness.dhcp.peer import ClientsPeer, DhcpLink, ServerPeer
 from harness.errors import HarnessError, TargetError
@@ -22,6 +24,7 @@ from harness.targets.dhcp import (
     CLIENT_CLASSES,
     SERVER_CLASSES,
     DhcpClientTarget,
+    DhcpDaemon,
     DhcpServerTarget,
     ServerPlan,
 )
@@ -29,26 +32,49 @@ from harness.topology import TesterTarget, add_squatter, create_tester_target, r
 from reference_impl.dhcp.server import ServerConfig
 
 START_WAIT_S = 10.0
+T = TypeVar("T", bound=DhcpDaemon)
 # Short leases keep the client timing tests quick: T1 at 10 s, T2 at 17.5 s.
 CLIENT_LEASE_S = 20
 
 
-class DhcpServerBed:
-    """A DHCP server target and the tester's link to it."""
+class _Bed(Generic[T]):
+    """A topology, a DHCP target on it (not yet started) and the tester's link."""
 
     __test__ = False
 
-    def __init__(self, name: str) -> None:
+    def __init__(
+        self, name: str, topology: TesterTarget, make: Callable[[TesterTarget], T]
+    ) -> None:
         self.name = name
-        self.topology: TesterTarget = create_tester_target(promiscuous=True)
+        self.topology = topology
         try:
-            self.target: DhcpServerTarget = SERVER_CLASSES[name](self.topology)
-            self.link = Link(self.topology.tester.netns, self.topology.tester.ifname)
+            self.target: T = make(topology)
+            self.link = Link(topology.tester.netns, topology.tester.ifname)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        target = getattr(self, "target", None)
+        if target is not None:
+            target.close()
+        link = getattr(self, "link", None)
+        if link is not None:
+            link.close()
+        self.topology.teardown()
+
+
+class DhcpServerBed(_Bed[DhcpServerTarget]):
+    """A DHCP server target and the tester's link to it."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name, create_tester_target(promiscuous=True), SERVER_CLASSES[name])
+        self.restarts = 0
+        try:
             self.start()
         except BaseException:
             self.close()
             raise
-        self.restarts = 0
 
     @property
     def plan(self) -> ServerPlan:
@@ -65,30 +91,13 @@ class DhcpServerBed:
         self.target.stop()
         self.start()
 
-    def close(self) -> None:
-        target = getattr(self, "target", None)
-        if target is not None:
-            target.close()
-        link = getattr(self, "link", None)
-        if link is not None:
-            link.close()
-        self.topology.teardown()
 
-
-class DhcpClientBed:
+class DhcpClientBed(_Bed[DhcpClientTarget]):
     """The namespace pair a DHCP client target runs in; the client starts per test."""
 
-    __test__ = False
-
     def __init__(self, name: str) -> None:
-        self.name = name
-        self.topology = create_tester_target(unnumbered=True, promiscuous=True)
-        try:
-            self.target: DhcpClientTarget = CLIENT_CLASSES[name](self.topology)
-            self.link = Link(self.topology.tester.netns, self.topology.tester.ifname)
-        except BaseException:
-            self.close()
-            raise
+        topology = create_tester_target(unnumbered=True, promiscuous=True)
+        super().__init__(name, topology, CLIENT_CLASSES[name])
 
     def server_config(self, lease_s: int = CLIENT_LEASE_S) -> ServerConfig:
         net = ipaddress.IPv4Network(
@@ -103,15 +112,6 @@ class DhcpClientBed:
             router=self.topology.gateway,
             decline_probation_s=3600,
         )
-
-    def close(self) -> None:
-        target = getattr(self, "target", None)
-        if target is not None:
-            target.close()
-        link = getattr(self, "link", None)
-        if link is not None:
-            link.close()
-        self.topology.teardown()
 
 
 def wait_for_udp_port(netns: str, port: int, target: DhcpServerTarget | DhcpClientTarget) -> None:
@@ -193,7 +193,6 @@ class ClientCase(DhcpCase):
         assert self.bed is not None
         topo = self.bed.topology
         self.server = ServerPeer(self.link, self.bed.server_config(), topo.tester.mac)
-        self.target_mac = topo.target.mac
 
     @property
     def client(self) -> DhcpClientTarget:

@@ -25,7 +25,7 @@ from reference_impl.dhcp.packets import (
     decode_arp,
     encode,
 )
-from reference_impl.dhcp.server import DhcpServer, ServerConfig
+from reference_impl.dhcp.server import DhcpServer, Reply, ServerConfig
 from reference_impl.wire import arp
 from reference_impl.wire.dhcp import (
     BOOTREQUEST,
@@ -69,7 +69,6 @@ class DhcpLink:
         self.arp_for: dict[str, str] = {}  # IP -> MAC the tester answers ARP for
         self.exchanged: list[Seen] = []
         self.malformed: list[str] = []
-        self.notes: list[str] = []  # what the test did, in words, for the report
 
     def send(self, packet: DhcpPacket) -> None:
         # Stamped before sending: a reply's kernel timestamp can precede a stamp taken after.
@@ -141,6 +140,7 @@ class FakeClient:
     xid: int = 0
     address: str = ZERO  # what it was given
     server_id: str = ""
+    offer: DhcpPacket | None = None  # the last OFFER it got
 
 
 class ClientsPeer(DhcpLink):
@@ -198,7 +198,7 @@ class ClientsPeer(DhcpLink):
             src, dst = client.address, self.server_ip
             eth_dst = self.server_mac
         else:
-            src = message.ciaddr if message.ciaddr != ZERO else ZERO
+            src = message.ciaddr  # 0.0.0.0 unless the client has an address (REBINDING)
             if src != ZERO:
                 self.arp_for[src] = client.mac
             dst, eth_dst = ALL_ONES, BROADCAST
@@ -234,10 +234,29 @@ class ClientsPeer(DhcpLink):
             if seen and seen.packet.message.op == 2 and seen.packet.message.xid == client.xid:
                 raise self.failure(f"{what}: expected silence, got {seen.packet.kind}")
 
-    def lease(self, client: FakeClient, within: float = 5.0, **discover: object) -> DhcpPacket:
+    def discover(
+        self,
+        client: FakeClient,
+        *,
+        requested: str | None = None,
+        broadcast: bool = False,
+        giaddr: str = ZERO,
+        within: float = 5.0,
+        what: str = "reply to DHCPDISCOVER",
+    ) -> DhcpPacket:
+        """A DISCOVER (new xid) and the server's OFFER to it, kept as ``client.offer``."""
+        message = self.message(
+            client, DISCOVER, requested=requested, broadcast=broadcast, giaddr=giaddr
+        )
+        self.send_from(client, message)
+        client.offer = self.expect_reply(client, ("DHCPOFFER",), within, what)
+        return client.offer
+
+    def lease(
+        self, client: FakeClient, within: float = 5.0, *, requested: str | None = None
+    ) -> DhcpPacket:
         """DISCOVER, OFFER, REQUEST, ACK: the client ends up with an address."""
-        self.send_from(client, self.message(client, DISCOVER, **discover))  # type: ignore[arg-type]
-        offer = self.expect_reply(client, ("DHCPOFFER",), within, "reply to DHCPDISCOVER")
+        offer = self.discover(client, requested=requested, within=within)
         server_id = offer.message.option_ip(SERVER_ID) or self.server_ip
         request = self.message(
             client, REQUEST, requested=offer.message.yiaddr, server_id=server_id, new_xid=False
@@ -293,19 +312,20 @@ class ServerPeer(DhcpLink):
             return
         now = time.monotonic_ns() // 1000
         for reply in self.server.handle(packet.message, now=now):
-            dest = reply.destination
-            mac = dest.mac or packet.eth_src
-            self.send(
-                DhcpPacket(
-                    reply.message,
-                    self.mac,
-                    mac,
-                    self.config.server_id,
-                    dest.ip,
-                    SERVER_PORT,
-                    dest.port,
-                )
-            )
+            self.send(self.reply_packet(packet, reply))
+
+    def reply_packet(self, request: DhcpPacket, reply: Reply) -> DhcpPacket:
+        """The reply addressed as the server decided (4.1), from this server's MAC and IP."""
+        dest = reply.destination
+        return DhcpPacket(
+            reply.message,
+            self.mac,
+            dest.mac or request.eth_src,
+            self.config.server_id,
+            dest.ip,
+            SERVER_PORT,
+            dest.port,
+        )
 
     def wait_bound(self, within: float) -> DhcpPacket:
         """Answer the client until this server has ACKed its REQUEST; return the ACK."""

@@ -11,15 +11,16 @@ own targets. ``--daemon-failures=fail`` makes them count like any other failure.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from harness.dhcp.case import ClientCase, DhcpCase, DhcpClientBed, DhcpServerBed, ServerCase
 from harness.doctor import require_runtime
 from harness.errors import SetupError
+from harness.pytest_plugin import VERDICT_KEY
 from harness.report import allure_report
 from harness.report.ladder import message_ladder_svg
 from harness.targets import DHCP_CLIENTS, DHCP_SERVERS
@@ -27,7 +28,7 @@ from harness.targets.dhcp import DAEMONS, check_binary
 
 CASE_KEY = pytest.StashKey[DhcpCase]()
 TARGET_PROPERTY = "netconform_dhcp_target"
-VERDICT_KEY = "netconform_verdict"
+B = TypeVar("B", DhcpServerBed, DhcpClientBed)
 # Failed tests' node IDs this session: daemons' FAIL verdicts, and everything else.
 _RECORDED: list[str] = []
 _GATING: list[str] = []
@@ -105,24 +106,23 @@ def _checked(name: str) -> None:
         pytest.fail(f"ERROR: {exc}", pytrace=False)
 
 
-@pytest.fixture(scope="session")
-def dhcp_server_bed(request: pytest.FixtureRequest) -> Iterator[DhcpServerBed]:
+def _session_bed(request: pytest.FixtureRequest, make: Callable[[str], B]) -> Iterator[B]:
     _checked(request.param)
-    bed = DhcpServerBed(request.param)
+    bed = make(request.param)
     try:
         yield bed
     finally:
         bed.close()
+
+
+@pytest.fixture(scope="session")
+def dhcp_server_bed(request: pytest.FixtureRequest) -> Iterator[DhcpServerBed]:
+    yield from _session_bed(request, DhcpServerBed)
 
 
 @pytest.fixture(scope="session")
 def dhcp_client_bed(request: pytest.FixtureRequest) -> Iterator[DhcpClientBed]:
-    _checked(request.param)
-    bed = DhcpClientBed(request.param)
-    try:
-        yield bed
-    finally:
-        bed.close()
+    yield from _session_bed(request, DhcpClientBed)
 
 
 @pytest.fixture
@@ -173,10 +173,7 @@ def attach_dhcp_evidence(item: pytest.Item, case: DhcpCase) -> None:
         allure_report.attach_text("client hook events", "\n".join(case.client.events()) or "(none)")
     if case.measurements:
         allure_report.attach_text("measured", "\n".join(case.measurements))
-    env = case.target.environment()
-    allure_report.attach_text(
-        "target environment", "\n".join(f"{k} = {v}" for k, v in sorted(env.items()))
-    )
+    allure_report.attach_environment(case.target.environment())
 
 
 # -- how daemons' failures count -----------------------------------------------------------

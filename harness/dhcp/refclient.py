@@ -18,13 +18,14 @@ import os
 import random
 import select
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
 
 from pyroute2 import IPRoute
 
+from harness.dhcp import endpoint
+from harness.dhcp.endpoint import interface_mac, open_sockets
 from reference_impl.dhcp.client import ClientState, DhcpClient, Outgoing
 from reference_impl.dhcp.packets import (
     CLIENT_PORT,
@@ -50,19 +51,12 @@ class ClientProcess:
     def __init__(self, iface: str, lease_file: Path) -> None:
         self.iface = iface
         self.lease_file = lease_file
-        self.mac = Path(f"/sys/class/net/{iface}/address").read_text().strip()
+        self.mac = interface_mac(iface)
         rng = random.SystemRandom()
         self.client = DhcpClient(
             self.mac, xid=lambda: rng.getrandbits(32), jitter=lambda: rng.uniform(-1.0, 1.0)
         )
-        self.raw = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-        self.raw.bind((iface, ETH_P_ALL))
-        # Bound so that the kernel, once the address is configured, does not answer the
-        # server's unicast replies with ICMP port unreachable.
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.udp.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, iface.encode())
-        self.udp.bind(("0.0.0.0", CLIENT_PORT))
+        self.raw, self.udp = open_sockets(iface, ETH_P_ALL, CLIENT_PORT)  # ARP and IP
         self.server_mac = "ff:ff:ff:ff:ff:ff"
         self.configured: tuple[str, int] | None = None
         self.release_requested = False
@@ -167,7 +161,7 @@ class ClientProcess:
 
 
 def log(text: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} refclient: {text}", file=sys.stderr, flush=True)
+    endpoint.log("refclient", text)
 
 
 def main(argv: list[str] | None = None) -> int:

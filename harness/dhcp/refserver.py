@@ -15,11 +15,12 @@ import argparse
 import json
 import select
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
 
+from harness.dhcp import endpoint
+from harness.dhcp.endpoint import interface_mac, open_sockets
 from harness.dhcp.store import SqliteLeaseStore
 from reference_impl.dhcp.packets import SERVER_PORT, DhcpPacket, decode, encode
 from reference_impl.dhcp.server import DhcpServer, Reply, ServerConfig
@@ -44,13 +45,8 @@ class ServerProcess:
     def __init__(self, iface: str, server: DhcpServer) -> None:
         self.iface = iface
         self.server = server
-        self.mac = Path(f"/sys/class/net/{iface}/address").read_text().strip()
-        self.raw = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
-        self.raw.bind((iface, ETH_P_IP))
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.udp.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, iface.encode())
-        self.udp.bind(("0.0.0.0", SERVER_PORT))
+        self.mac = interface_mac(iface)
+        self.raw, self.udp = open_sockets(iface, ETH_P_IP, SERVER_PORT)
 
     def serve(self) -> None:
         log(f"serving {self.server.config.subnet} on {self.iface} ({self.mac})")
@@ -100,7 +96,7 @@ class ServerProcess:
 
 
 def log(text: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} refserver: {text}", file=sys.stderr, flush=True)
+    endpoint.log("refserver", text)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -102,6 +102,11 @@ CATEGORIES = [
 ]
 
 
+def attach_environment(env: Mapping[str, str]) -> None:
+    """The target's own settings and versions, one ``key = value`` per line."""
+    attach_text("target environment", "\n".join(f"{k} = {v}" for k, v in sorted(env.items())))
+
+
 def write_categories(results_dir: Path) -> None:
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / "categories.json").write_text(json.dumps(CATEGORIES, indent=2) + "\n")

@@ -47,11 +47,7 @@ class NamespaceProcess:
             if self.popen.stdin:
                 self.popen.stdin.close()
         try:
-            return self.popen.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
-            return self.popen.wait()
+            return _wait_or_kill(self.popen, grace)
         finally:
             if self.popen.stdout:
                 self.popen.stdout.close()
@@ -101,21 +97,19 @@ class NamespaceDaemon:
         if self.alive:
             os.kill(self.pid, signum)
 
-    def log_text(self, limit: int = 20_000) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read()[-limit:].decode(errors="replace")
-        except OSError:
-            return ""
-
     def stop(self, grace: float = 3.0) -> int | None:
         """SIGTERM, then SIGKILL after ``grace`` seconds; by PID only."""
         if self.alive:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGTERM)
-        try:
-            return self.popen.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
-            return self.popen.wait()
+        return _wait_or_kill(self.popen, grace)
+
+
+def _wait_or_kill(popen: subprocess.Popen[bytes], grace: float) -> int:
+    """The exit status, after ``grace`` seconds at most; then SIGKILL by PID."""
+    try:
+        return popen.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(popen.pid, signal.SIGKILL)
+        return popen.wait()

@@ -18,8 +18,6 @@ from harness.dhcp.case import ClientCase
 from harness.dhcp.peer import ALL_ONES, ZERO, Seen, ServerPeer
 from harness.errors import Unsupported
 from harness.tolerance import Tolerance
-from reference_impl.dhcp.packets import DhcpPacket
-from reference_impl.dhcp.server import Reply
 from reference_impl.wire.dhcp import (
     CLIENT_ID,
     DECLINE,
@@ -114,13 +112,13 @@ def test_replies_with_another_xid_are_ignored(dhcp_client: ClientCase) -> None:
     decoy = dataclasses.replace(
         reply.message, xid=discover.message.xid ^ 0x5A5A5A5A, yiaddr=decoy_address
     )
-    server.send(dataclasses.replace(_reply_packet(server, discover, reply), message=decoy))
+    server.send(dataclasses.replace(server.reply_packet(discover, reply), message=decoy))
     server.answering = lambda packet: False
     for seen in server.collect(1.5):
         if seen.packet.message.option_ip(REQUESTED_IP) == decoy_address:
             raise server.failure(f"the client took an OFFER with xid 0x{decoy.xid:08x}")
     server.answering = lambda packet: True
-    server.send(_reply_packet(server, discover, reply))
+    server.send(server.reply_packet(discover, reply))
     request = server.serve_until(_is(REQUEST), 10, "a DHCPREQUEST for the real offer").packet
     if request.message.option_ip(REQUESTED_IP) != reply.message.yiaddr:
         raise server.failure(
@@ -297,19 +295,6 @@ def test_discover_is_retransmitted_with_exponential_backoff(
                 f"retransmission gaps {', '.join(f'{g:.3f}' for g in gaps)} s; "
                 "RFC 2131 4.1 suggests 4 +- 1 s, then 8 +- 1 s"
             )
-
-
-def _reply_packet(server: ServerPeer, request: DhcpPacket, reply: Reply) -> DhcpPacket:
-    dest = reply.destination
-    return DhcpPacket(
-        reply.message,
-        server.mac,
-        dest.mac or request.eth_src,
-        server.config.server_id,
-        dest.ip,
-        67,
-        dest.port,
-    )
 
 
 def _wait_for_address(case: ClientCase, server: ServerPeer, want: str, within: float) -> list[str]:

@@ -16,7 +16,6 @@ from harness.errors import Unsupported
 from reference_impl.dhcp.packets import DhcpPacket
 from reference_impl.wire.dhcp import (
     CLIENT_ID,
-    DISCOVER,
     FLAG_BROADCAST,
     INFORM,
     LEASE_TIME,
@@ -40,8 +39,7 @@ def test_offer_and_ack_copy_the_request_fields(dhcp_server: ServerCase) -> None:
     """An OFFER and an ACK carry the request's xid, flags, giaddr and chaddr (table 3)."""
     clients = dhcp_server.clients
     client = clients.new_client()
-    clients.send_from(client, clients.message(client, DISCOVER, broadcast=True))
-    offer = clients.expect_reply(client, ("DHCPOFFER",), REPLY_WAIT_S, "reply to DISCOVER")
+    offer = clients.discover(client, broadcast=True)
     request = clients.message(
         client,
         REQUEST,
@@ -74,8 +72,7 @@ def test_offer_and_ack_carry_server_id_and_lease_time(dhcp_server: ServerCase) -
     time."""
     clients = dhcp_server.clients
     client = clients.new_client()
-    clients.send_from(client, clients.message(client, DISCOVER))
-    offer = clients.expect_reply(client, ("DHCPOFFER",), REPLY_WAIT_S, "reply to DISCOVER")
+    offer = clients.discover(client)
     clients.send_from(
         client,
         clients.message(
@@ -106,7 +103,8 @@ def test_replies_omit_the_options_table_3_forbids(dhcp_server: ServerCase) -> No
     clients = dhcp_server.clients
     client = clients.new_client()
     ack = clients.lease(client, REPLY_WAIT_S, requested=str(_pool_address(dhcp_server, 7)))
-    offer = next(s.packet for s in clients.exchanged if s.packet.kind == "DHCPOFFER")
+    offer = client.offer
+    assert offer is not None
     for reply in (offer, ack):
         present = [
             name
@@ -127,7 +125,8 @@ def test_replies_echo_the_client_identifier(dhcp_server: ServerCase) -> None:
     clients = dhcp_server.clients
     client = clients.new_client()
     ack = clients.lease(client, REPLY_WAIT_S)
-    offer = next(s.packet for s in clients.exchanged if s.packet.kind == "DHCPOFFER")
+    offer = client.offer
+    assert offer is not None
     for reply in (offer, ack):
         echoed = reply.message.option(CLIENT_ID)
         if echoed != client.client_id:
@@ -143,8 +142,7 @@ def test_requested_address_is_offered_when_free(dhcp_server: ServerCase) -> None
     clients = dhcp_server.clients
     client = clients.new_client()
     wanted = str(_pool_address(dhcp_server, 60 + clients.rng.randrange(30)))
-    clients.send_from(client, clients.message(client, DISCOVER, requested=wanted))
-    offer = clients.expect_reply(client, ("DHCPOFFER",), REPLY_WAIT_S, "reply to DISCOVER")
+    offer = clients.discover(client, requested=wanted)
     if offer.message.yiaddr != wanted:
         raise clients.failure(f"asked for free {wanted}, offered {offer.message.yiaddr}")
 
@@ -154,8 +152,7 @@ def test_broadcast_bit_gets_a_broadcast_reply(dhcp_server: ServerCase) -> None:
     """BROADCAST bit set: the OFFER goes to 255.255.255.255 and the link broadcast."""
     clients = dhcp_server.clients
     client = clients.new_client()
-    clients.send_from(client, clients.message(client, DISCOVER, broadcast=True))
-    offer = clients.expect_reply(client, ("DHCPOFFER",), REPLY_WAIT_S, "reply to DISCOVER")
+    offer = clients.discover(client, broadcast=True)
     if (offer.ip_dst, offer.eth_dst) != (ALL_ONES, BROADCAST):
         raise clients.failure(
             f"OFFER went to {offer.ip_dst} at {offer.eth_dst}, not {ALL_ONES} at {BROADCAST}"
@@ -167,8 +164,7 @@ def test_clear_broadcast_bit_gets_unicast_to_yiaddr_at_chaddr(dhcp_server: Serve
     """BROADCAST bit clear: the OFFER is unicast to yiaddr at the chaddr MAC."""
     clients = dhcp_server.clients
     client = clients.new_client()
-    clients.send_from(client, clients.message(client, DISCOVER, broadcast=False))
-    offer = clients.expect_reply(client, ("DHCPOFFER",), REPLY_WAIT_S, "reply to DISCOVER")
+    offer = clients.discover(client, broadcast=False)
     want = (offer.message.yiaddr, client.mac)
     if (offer.ip_dst, offer.eth_dst) != want:
         raise clients.failure(
@@ -182,9 +178,7 @@ def test_reply_goes_to_the_relay_in_giaddr(dhcp_server: ServerCase) -> None:
     clients = dhcp_server.clients
     client = clients.new_client()
     clients.arp_for[RELAY] = client.mac  # the "relay" answers ARP on the tester's side
-    message = clients.message(client, DISCOVER, giaddr=RELAY)
-    clients.send_from(client, message)
-    offer = clients.expect_reply(client, ("DHCPOFFER",), REPLY_WAIT_S, "reply to relayed DISCOVER")
+    offer = clients.discover(client, giaddr=RELAY, what="reply to relayed DISCOVER")
     if (offer.ip_dst, offer.dport) != (RELAY, 67):
         raise clients.failure(
             f"relayed OFFER went to {offer.ip_dst} port {offer.dport}, not {RELAY} port 67"
@@ -223,8 +217,7 @@ def test_server_not_selected_stays_silent(dhcp_server: ServerCase) -> None:
     no ACK, no NAK."""
     clients = dhcp_server.clients
     client = clients.new_client()
-    clients.send_from(client, clients.message(client, DISCOVER))
-    offer = clients.expect_reply(client, ("DHCPOFFER",), REPLY_WAIT_S, "reply to DISCOVER")
+    offer = clients.discover(client)
     elsewhere = clients.message(
         client, REQUEST, requested=offer.message.yiaddr, server_id=OTHER_SERVER, new_xid=False
     )
@@ -286,8 +279,7 @@ def test_declined_address_goes_to_no_client(dhcp_server: ServerCase) -> None:
     declined = ack.message.yiaddr
     clients.decline(first, declined)
     for who, client in (("another client", clients.new_client()), ("the same client", first)):
-        clients.send_from(client, clients.message(client, DISCOVER, requested=declined))
-        offer = clients.expect_reply(client, ("DHCPOFFER",), REPLY_WAIT_S, f"DISCOVER from {who}")
+        offer = clients.discover(client, requested=declined, what=f"DISCOVER from {who}")
         if offer.message.yiaddr == declined:
             raise clients.failure(f"declined {declined} was offered again, to {who}")
 
@@ -301,8 +293,7 @@ def test_released_address_comes_back_to_its_client(dhcp_server: ServerCase) -> N
     ack = clients.lease(client, REPLY_WAIT_S)
     address = ack.message.yiaddr
     clients.release(client)
-    clients.send_from(client, clients.message(client, DISCOVER))
-    offer = clients.expect_reply(client, ("DHCPOFFER",), REPLY_WAIT_S, "DISCOVER after RELEASE")
+    offer = clients.discover(client, what="DISCOVER after RELEASE")
     if offer.message.yiaddr != address:
         raise clients.failure(f"released {address}, then offered {offer.message.yiaddr}")
 
