@@ -1,4 +1,4 @@
-"""The exceptions that carry a verdict class (see DESIGN.md, "Verdicts").
+"""The exceptions that carry a verdict class (README, "Verdicts").
 
 ConformanceFailure is an AssertionError so that pytest and Allure report it as a test
 failure (FAIL, or WARN for a SHOULD); every other HarnessError is a harness or environment
@@ -22,6 +22,22 @@ class TopologyError(HarnessError):
 
 class TargetError(HarnessError):
     """The target process died, hung, or broke the control protocol."""
+
+
+class ScenarioNotReached(HarnessError):
+    """The test could not bring the target into the situation its requirement is about (the
+    handshake never completed, the window never closed, the writes were coalesced). The
+    verdict is ERROR: nothing is claimed about the requirement, whatever the target did."""
+
+    def __init__(self, scenario: str, why: str) -> None:
+        super().__init__(f"scenario not reached: {scenario}: {why}")
+        self.scenario, self.why = scenario, why
+
+
+class NotObserved(Exception):
+    """What the check is about never appeared on the wire, and the RFC lets it be absent
+    (a client that sends no RELEASE). The verdict is INFO: the test passes with a note, and
+    no claim is made about a packet that was not sent."""
 
 
 class Unsupported(Exception):

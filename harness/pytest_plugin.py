@@ -4,6 +4,7 @@ the work lives in harness.testbed, harness.peer and harness.report."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -13,11 +14,11 @@ import pytest
 
 from harness import catalogue
 from harness.doctor import require_runtime
-from harness.errors import ConformanceFailure, SetupError, Unsupported
+from harness.errors import ConformanceFailure, NotObserved, SetupError, Unsupported
 from harness.oracle import ORACLE_PROFILES
 from harness.report import allure_report
 from harness.report.ladder import ladder_svg, time_sequence_svg
-from harness.requirements import Requirement, requirement_from_marker
+from harness.requirements import Requirement
 from harness.signals import install_interrupt_handlers
 from harness.targets import BUILT_IN, DHCP_CLIENTS, DHCP_SERVERS, check_target_spec
 from harness.testbed import TcpCase, TestBed
@@ -69,6 +70,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="widening of an RFC time window as a percentage of it (default 10)",
     )
     group.addoption(
+        "--sysctl",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="pin a sysctl in the kernel target's namespace over netconform's defaults, "
+        "repeatable (e.g. net.ipv4.tcp_ecn=1); shown in the report",
+    )
+    group.addoption(
         "--pcap-dir",
         default=str(DEFAULT_PCAP_DIR),
         metavar="DIR",
@@ -94,6 +103,20 @@ def pytest_configure(config: pytest.Config) -> None:
             check_target_spec(spec)
         except SetupError as exc:
             raise pytest.UsageError(str(exc)) from None
+    sysctl_overrides(config)
+
+
+def sysctl_overrides(config: pytest.Config) -> dict[str, str]:
+    """--sysctl NAME=VALUE options, checked: only net.* names, no path tricks."""
+    pinned = {}
+    for item in config.getoption("sysctl"):
+        name, sep, value = item.partition("=")
+        if not sep or not re.fullmatch(r"net(\.[A-Za-z0-9_-]+)+", name) or not value.strip():
+            raise pytest.UsageError(
+                f"--sysctl {item!r}: give NAME=VALUE with a net.* name, e.g. net.ipv4.tcp_ecn=1"
+            )
+        pinned[name] = value.strip()
+    return pinned
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -101,14 +124,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         for mark in item.iter_markers("rfc"):
             try:
-                catalogue.lookup(requirement_from_marker(mark.args, dict(mark.kwargs)))
+                catalogue.requirement(mark.args, dict(mark.kwargs))
             except ValueError as exc:
                 raise pytest.UsageError(f"{item.nodeid}: bad rfc marker: {exc}") from None
 
 
 def requirement_of(item: pytest.Item) -> Requirement | None:
     mark = item.get_closest_marker("rfc")
-    return None if mark is None else requirement_from_marker(mark.args, dict(mark.kwargs))
+    return None if mark is None else catalogue.requirement(mark.args, dict(mark.kwargs))
 
 
 def _targets(config: pytest.Config) -> list[str]:
@@ -128,7 +151,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def target(request: pytest.FixtureRequest) -> Iterator[TestBed]:
     """The target named by the test's parameter, started on a topology of its own."""
     require_runtime()
-    bed = TestBed(request.param, profile=request.config.getoption("profile"))
+    bed = TestBed(
+        request.param,
+        profile=request.config.getoption("profile"),
+        sysctls=sysctl_overrides(request.config),
+    )
     try:
         yield bed
     finally:
@@ -197,8 +224,7 @@ def _attach_case(item: pytest.Item, case: TcpCase) -> None:
         allure_report.attach_text("measured", "\n".join(case.measurements))
     info = [line for conn in case.connections for line in conn.peer.info]
     if info:
-        allure_report.mark_info("\n".join(info))
-        item.user_properties.append(("netconform_info", "\n".join(info)))
+        record_info(item, "\n".join(info))
     if case.bed.link.overflow:
         allure_report.attach_text("capture", f"{case.bed.link.overflow} frames not stored (flood)")
     allure_report.attach_environment(case.bed.environment())
@@ -211,6 +237,9 @@ def _attach_expected_vs_actual(item: pytest.Item, failure: ConformanceFailure) -
     )
     lines = [f"requirement: {req.title if req else '(none)'}"]
     if req:
+        lines.append(f"level: {req.level} ({req.basis})")
+        if req.summary:
+            lines.append(f"in our words: {req.summary}")
         lines.append(f"RFC text: {req.url}")
     if rule:
         lines.append(f"rule: {rule}")
@@ -227,10 +256,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
-    """Map exceptions to verdicts: a broken SHOULD is WARN (a pass) unless --strict;
-    a missing target operation is UNSUPPORTED (a skip with the reason)."""
+    """Map exceptions to verdicts: a broken SHOULD is WARN (a pass) unless --strict; a
+    missing target operation is UNSUPPORTED (a skip with the reason); a subject the RFC lets
+    be absent is INFO. A scenario that was not reached (ScenarioNotReached) is a harness
+    error and stays one: ERROR, whatever the requirement's level."""
     try:
         return (yield)
+    except NotObserved as exc:
+        pyfuncitem.user_properties.append((VERDICT_KEY, "INFO"))
+        record_info(pyfuncitem, f"INFO: {exc}")
+        return True
     except ConformanceFailure as exc:
         req = requirement_of(pyfuncitem)
         if req is None or req.strict or pyfuncitem.config.getoption("strict"):
@@ -255,8 +290,14 @@ def pytest_fixture_setup(
         pytest.exit(f"netconform: {exc}", returncode=4)
 
 
+def record_info(item: pytest.Item, text: str) -> None:
+    """INFO: recorded behaviour, a pass with a note (in the report and the terminal)."""
+    allure_report.mark_info(text)
+    item.user_properties.append(("netconform_info", text))
+
+
 def _record_warn(item: pytest.Item, req: Requirement, exc: ConformanceFailure) -> None:
-    message = f"WARN ({req.title}, a {req.level}): {exc}"
+    message = f"WARN ({req.title}, a {req.level}; {req.basis}): {exc}"
     item.user_properties.append((VERDICT_KEY, "WARN"))
     item.user_properties.append(("netconform_warning", message))
     import allure
@@ -297,7 +338,8 @@ def run_environment(config: pytest.Config) -> dict[str, str]:
         "timing.tolerance": f"max({config.getoption('timing_floor')} ms, "
         f"{config.getoption('timing_pct')} %)",
     }
-    env.update({f"linux.sysctl.{k}": v for k, v in TARGET_SYSCTLS.items()})
+    pinned = {**TARGET_SYSCTLS, **sysctl_overrides(config)}
+    env.update({f"linux.sysctl.{k}": v for k, v in pinned.items()})
     return env
 
 

@@ -1,8 +1,21 @@
 """Requirement markers: which RFC requirement a suite test checks, and its level.
 
-``@pytest.mark.rfc("9293", "3.8.6.3", req="MUST-40")`` names RFC 9293 Appendix B's ID;
-requirements without an ID (other RFCs, or 9293 text outside Appendix B) give the level:
-``@pytest.mark.rfc("5681", "4.2", level="SHOULD")``.
+``@pytest.mark.rfc("9293", "3.8.6.3", req="MUST-40")`` names RFC 9293 Appendix B's ID; other
+RFCs' requirements are named by the catalogue's own IDs (``req="renew-omits-server-id"``) or,
+for the broad ones without an ID, by section and level
+(``@pytest.mark.rfc("5681", "4.2", level="SHOULD")``).
+
+The level of a check comes from the BCP 14 keyword of the sentence it rests on (RFC 2119):
+MUST, MUST NOT, REQUIRED, SHALL -> MUST (a deviation FAILs); SHOULD, SHOULD NOT, RECOMMENDED
+-> SHOULD (WARN); MAY, OPTIONAL -> MAY. A sentence without a keyword gives at most a WARN, and
+the report says that it was stated without one.
+
+One kind of text has no keyword and is still not advice: the protocol's own definition, such
+as RFC 9293's sequence-number rules (3.4) and event processing (3.10), where the RFC states
+the one procedure every TCP follows to interoperate (an ACK of S + L, a FIN that takes one
+sequence number). Catalogue entries resting on it say ``keyword = "definition"`` and give
+FAIL; the report names that basis. Advisory prose (RFC 2131's "the client moves to RENEWING
+and sends ...") is ``keyword = "none"``.
 """
 
 from __future__ import annotations
@@ -11,9 +24,37 @@ import re
 from dataclasses import dataclass
 
 LEVELS = ("MUST", "SHOULD", "MAY")
-_REQ_ID = re.compile(r"^(MUST|SHLD|MAY|REC)-(\d+)$")
+NO_KEYWORD = "none"
+DEFINITION = "definition"
+KEYWORD_LEVEL = {
+    "MUST": "MUST",
+    "MUST NOT": "MUST",
+    "REQUIRED": "MUST",
+    "SHALL": "MUST",
+    "SHALL NOT": "MUST",
+    "SHOULD": "SHOULD",
+    "SHOULD NOT": "SHOULD",
+    "RECOMMENDED": "SHOULD",
+    "NOT RECOMMENDED": "SHOULD",
+    "MAY": "MAY",
+    "OPTIONAL": "MAY",
+    NO_KEYWORD: "SHOULD",  # at most a WARN
+    DEFINITION: "MUST",
+}
+_APPENDIX_B_ID = re.compile(r"^(MUST|SHLD|MAY|REC)-(\d+)$")
+_CATALOGUE_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _ID_LEVEL = {"MUST": "MUST", "SHLD": "SHOULD", "MAY": "MAY", "REC": "SHOULD"}
 SEVERITY = {"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}
+
+
+@dataclass(frozen=True)
+class Marker:
+    """What an ``rfc`` marker says, checked for form (the catalogue checks the content)."""
+
+    rfc: str
+    section: str
+    req: str | None
+    level: str | None  # None: the catalogue entry's level
 
 
 @dataclass(frozen=True)
@@ -22,6 +63,8 @@ class Requirement:
     section: str
     req: str | None
     level: str
+    keyword: str = ""  # the sentence's BCP 14 keyword, NO_KEYWORD when it has none
+    summary: str = ""
 
     @property
     def url(self) -> str:
@@ -38,13 +81,26 @@ class Requirement:
         )
 
     @property
+    def keywordless(self) -> bool:
+        return self.keyword == NO_KEYWORD
+
+    @property
+    def basis(self) -> str:
+        """How the level was reached, for the report: the keyword, or that there is none."""
+        if self.keywordless:
+            return "stated without a BCP 14 keyword, so at most a WARN"
+        if self.keyword == DEFINITION:
+            return f"the protocol's own definition (RFC {self.rfc} {self.section}), not advice"
+        return f"keyword {self.keyword or self.level}"
+
+    @property
     def strict(self) -> bool:
         """A broken MUST fails the test; a broken SHOULD or MAY is a WARN unless --strict."""
         return self.level == "MUST"
 
 
-def requirement_from_marker(args: tuple[object, ...], kwargs: dict[str, object]) -> Requirement:
-    """Validate a marker's arguments; raise ValueError naming what is wrong."""
+def parse_marker(args: tuple[object, ...], kwargs: dict[str, object]) -> Marker:
+    """Validate a marker's form; raise ValueError naming what is wrong."""
     if len(args) != 2 or not all(isinstance(a, str) for a in args):
         raise ValueError(
             "rfc marker needs two strings: RFC number and section, e.g. rfc('9293', '3.4')"
@@ -54,18 +110,25 @@ def requirement_from_marker(args: tuple[object, ...], kwargs: dict[str, object])
         raise ValueError(f"RFC number must be digits, got {rfc!r}")
     if not re.fullmatch(r"[0-9A-Z]+(\.[0-9]+)*", section):
         raise ValueError(f"section must look like 3.8.6.3, got {section!r}")
-    req, level = kwargs.get("req"), kwargs.get("level")
     unknown = set(kwargs) - {"req", "level"}
     if unknown:
         raise ValueError(f"unknown rfc marker argument(s): {', '.join(sorted(unknown))}")
-    if req is not None:
-        match = _REQ_ID.match(str(req))
+    req, level = kwargs.get("req"), kwargs.get("level")
+    if level is not None and level not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
+    if req is None:
+        if level is None:
+            raise ValueError(f"give req=<requirement ID> or level= one of {', '.join(LEVELS)}")
+        return Marker(rfc, section, None, str(level))
+    req = str(req)
+    match = _APPENDIX_B_ID.match(req)
+    if rfc == "9293" or match:
         if not match:
             raise ValueError(f"requirement ID must look like MUST-40 or SHLD-19, got {req!r}")
         implied = _ID_LEVEL[match.group(1)]
         if level is not None and level != implied:
             raise ValueError(f"{req} is a {implied}, not a {level}")
-        level = implied
-    if level not in LEVELS:
-        raise ValueError(f"give req=<Appendix B ID> or level= one of {', '.join(LEVELS)}")
-    return Requirement(rfc, section, None if req is None else str(req), str(level))
+        return Marker(rfc, section, req, implied)
+    if not _CATALOGUE_ID.match(req):
+        raise ValueError(f"requirement ID must be lower-case words joined by dashes, got {req!r}")
+    return Marker(rfc, section, req, None if level is None else str(level))

@@ -14,12 +14,14 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness import bounds
 from harness.agent import AgentClient, AgentReplyError
-from harness.errors import HarnessError
+from harness.bounds import Bound
+from harness.errors import ConformanceFailure, HarnessError, ScenarioNotReached
 from harness.impair import Impairment, RelayProcess
 from harness.link import Frame, Link
 from harness.oracle import Oracle
@@ -28,7 +30,7 @@ from harness.targets import uses_tap
 from harness.targets.linux import LinuxTarget
 from harness.targets.stack import StackTarget, ref_command
 from harness.tolerance import Tolerance
-from harness.topology import TesterTarget, create_tester_target
+from harness.topology import TARGET_SYSCTLS, TesterTarget, create_tester_target
 
 FIRST_PORT = 20000
 
@@ -60,10 +62,14 @@ class TestBed:
         *,
         relay: dict[str, Impairment] | None = None,
         seed: int = 1,
+        sysctls: Mapping[str, str] | None = None,
     ) -> None:
+        """``sysctls`` are pinned in the target namespace over the defaults (kernel target)."""
         self.target_name = target_name
+        tap = uses_tap(target_name)
+        pinned = None if tap or not sysctls else {**TARGET_SYSCTLS, **sysctls}
         self.topology: TesterTarget = create_tester_target(
-            tap=uses_tap(target_name), relay=relay is not None
+            tap=tap, relay=relay is not None, target_sysctls=pinned
         )
         self.relay: RelayProcess | None = None
         self._relay_dir: str | None = None
@@ -148,12 +154,28 @@ class TcpCase:
     def control(self) -> AgentClient:
         return self.bed.target.control
 
-    def measure(self, what: str, seconds: float, bound: float | None = None) -> None:
-        """Record a measured time for the report (with the bound it was checked against)."""
-        text = f"{what}: {seconds * 1000:.3f} ms"
-        if bound is not None:
-            text += f" (allowed up to {bound * 1000:.0f} ms)"
-        self.measurements.append(text)
+    def measure(self, what: str, seconds: float, *judged_by: Bound) -> None:
+        """Record a measured time for the report, against every bound it is judged by."""
+        self.measurements.append(bounds.describe(what, seconds, self.tolerance, *judged_by))
+
+    def record(self, what: str, value: object) -> None:
+        """Record a measured value that is not a time (segments per round, a goodput)."""
+        self.measurements.append(f"{what}: {value}")
+
+    @contextlib.contextmanager
+    def precondition(self, scenario: str) -> Iterator[None]:
+        """Steps that build the test's scenario (open a connection, fill a window, put data
+        in flight). A deviation there is judged by the tests of those steps, not by this
+        one: here it ends the test as ERROR "scenario not reached", never as a PASS, WARN or
+        FAIL of the requirement under test."""
+        try:
+            yield
+        except ConformanceFailure as exc:
+            raise ScenarioNotReached(scenario, str(exc)) from None
+        except AgentReplyError as exc:
+            raise ScenarioNotReached(
+                scenario, f"the target's application side answered {exc}"
+            ) from None
 
     def peer(self, target_port: int) -> TcpPeer:
         topo = self.bed.topology
@@ -191,13 +213,14 @@ class TcpCase:
     ) -> TcpConnection:
         """The tester opens a connection to a listening target and the target accepts it.
         ``listen_options`` (rcvbuf, nodelay, ...) are set on the target's listener."""
-        port, listener = self.listen(**listen_options)
-        peer = self.peer(port)
-        peer.window = window
-        if iss is not None:
-            peer.iss = iss
-        peer.connect(mss=mss, options=options)
-        handle = int(self.control.request("accept", handle=listener, timeout=2.0)["handle"])
+        with self.precondition("a connection opened by the tester (test_handshake.py judges it)"):
+            port, listener = self.listen(**listen_options)
+            peer = self.peer(port)
+            peer.window = window
+            if iss is not None:
+                peer.iss = iss
+            peer.connect(mss=mss, options=options)
+            handle = int(self.control.request("accept", handle=listener, timeout=2.0)["handle"])
         return self._track(peer, handle)
 
     def set_option(self, conn: TcpConnection, option: str, value: int) -> None:
@@ -211,11 +234,12 @@ class TcpCase:
         port = self.bed.next_port()
         peer = self.peer(target_port=0)
         peer.tester_port = port
-        reply = self.control.request("connect", ip=self.bed.topology.tester.ip, port=port)
-        peer.target_port = int(reply["sport"])
-        handle = int(reply["handle"])
-        self.handles.append(handle)
-        peer.accept(mss=mss)
+        with self.precondition("a connection opened by the target"):
+            reply = self.control.request("connect", ip=self.bed.topology.tester.ip, port=port)
+            peer.target_port = int(reply["sport"])
+            handle = int(reply["handle"])
+            self.handles.append(handle)
+            peer.accept(mss=mss)
         return self._track(peer, handle)
 
     def app_read(self, conn: TcpConnection, size: int, timeout: float = 2.0) -> bytes:

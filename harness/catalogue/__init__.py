@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from harness.requirements import Requirement
+from harness.requirements import KEYWORD_LEVEL, Marker, Requirement, parse_marker
 
 CATALOGUE = Path(__file__).with_name("requirements.toml")
 
@@ -20,6 +20,8 @@ class Entry:
     wire: bool
     summary: str
     id: str | None = None
+    keyword: str = ""  # BCP 14 keyword of the sentence; "none"; "" = the level's own word
+    why_not_wire: str = ""  # for wire = false: why a peer cannot observe it, and what covers it
 
     @property
     def key(self) -> str:
@@ -29,6 +31,15 @@ class Entry:
             else f"RFC {self.rfc} §{self.section} {self.level}"
         )
 
+    @property
+    def sentence_keyword(self) -> str:
+        return self.keyword or self.level
+
+    def requirement(self) -> Requirement:
+        return Requirement(
+            self.rfc, self.section, self.id, self.level, self.sentence_keyword, self.summary
+        )
+
 
 @cache
 def entries() -> tuple[Entry, ...]:
@@ -36,23 +47,43 @@ def entries() -> tuple[Entry, ...]:
     return tuple(Entry(**item) for item in data["requirement"])
 
 
-def lookup(req: Requirement) -> Entry:
+def lookup(marker: Marker) -> Entry:
     """The catalogue entry a marker names; ValueError saying why if there is none."""
     for entry in entries():
-        if entry.rfc != req.rfc:
+        if entry.rfc != marker.rfc:
             continue
-        if req.req is not None and entry.id == req.req:
-            if entry.section != req.section:
-                raise ValueError(f"{req.req} is in section {entry.section}, not {req.section}")
+        if marker.req is not None and entry.id == marker.req:
+            if entry.section != marker.section:
+                raise ValueError(
+                    f"{marker.req} is in section {entry.section}, not {marker.section}"
+                )
+            if marker.level is not None and marker.level != entry.level:
+                raise ValueError(f"{marker.req} is a {entry.level}, not a {marker.level}")
             return entry
         if (
-            req.req is None
+            marker.req is None
             and entry.id is None
-            and (entry.section, entry.level) == (req.section, req.level)
+            and (entry.section, entry.level) == (marker.section, marker.level)
         ):
             return entry
-    what = req.req or f"section {req.section} at level {req.level}"
-    raise ValueError(f"RFC {req.rfc} {what} is not in the requirement catalogue ({CATALOGUE.name})")
+    what = marker.req or f"section {marker.section} at level {marker.level}"
+    raise ValueError(
+        f"RFC {marker.rfc} {what} is not in the requirement catalogue ({CATALOGUE.name})"
+    )
+
+
+def requirement(args: tuple[object, ...], kwargs: dict[str, object]) -> Requirement:
+    """The requirement an ``rfc`` marker names, with its level and keyword from the catalogue."""
+    return lookup(parse_marker(args, kwargs)).requirement()
+
+
+def inconsistent_levels() -> list[str]:
+    """Entries whose level does not follow from their sentence's keyword."""
+    return [
+        f"{e.key}: keyword {e.sentence_keyword!r} but level {e.level}"
+        for e in entries()
+        if KEYWORD_LEVEL.get(e.sentence_keyword) != e.level
+    ]
 
 
 def coverage(suite_paths: list[str]) -> dict[str, list[str]]:
@@ -61,8 +92,6 @@ def coverage(suite_paths: list[str]) -> dict[str, list[str]]:
     import io
 
     import pytest
-
-    from harness.requirements import requirement_from_marker
 
     class Collector:
         def __init__(self) -> None:
@@ -81,7 +110,7 @@ def coverage(suite_paths: list[str]) -> dict[str, list[str]]:
     covered: dict[str, list[str]] = {e.key: [] for e in entries()}
     for item in collector.items:
         for mark in item.iter_markers("rfc"):
-            entry = lookup(requirement_from_marker(mark.args, dict(mark.kwargs)))
+            entry = lookup(parse_marker(mark.args, dict(mark.kwargs)))
             name = item.nodeid.split("[")[0]
             if name not in covered[entry.key]:
                 covered[entry.key].append(name)

@@ -16,12 +16,20 @@ from reference_impl.wire.fast import fast_constructor
 from reference_impl.wire.ipv4 import PROTO_TCP, ip_to_bytes
 
 FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = (1 << i for i in range(8))
-FLAG_LETTERS = "FSRPAUEC"
+# The four bits before the flag byte (RFC 9293 3.1: reserved; RFC 9768 makes the lowest the
+# Accurate ECN "AE" flag) are kept in bits 8-11 of ``flags``, so that a segment re-emits as it
+# came and a report can show them. A receiver ignores them (3.1).
+AE = 1 << 8
+RESERVED = 0xE00
+FLAG_LETTERS = "FSRPAUECN"  # N: the AE bit (formerly NS), as Scapy names it
+ECN_FLAGS = ECE | CWR | AE
 _HEADER = struct.Struct("!HHIIBBHHH")
 
 
 def flags_text(flags: int) -> str:
-    return "".join(letter for i, letter in enumerate(FLAG_LETTERS) if flags & (1 << i)) or "."
+    """Letters for the set flags, e.g. "SA"; "r" marks a set reserved bit; "." for none."""
+    text = "".join(letter for i, letter in enumerate(FLAG_LETTERS) if flags & (1 << i))
+    return (text + ("r" if flags & RESERVED else "")) or "."
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +202,7 @@ class TcpSegment:
         need(data, 20, "tcp", "header")
         sport, dport, seq, ack, offset, flags, window, checksum, urgent = _HEADER.unpack_from(data)
         header_len = (offset >> 4) * 4
+        flags |= (offset & 0x0F) << 8  # AE and the reserved bits
         if header_len < 20:
             raise WireError("tcp", "data_offset", f"header length {header_len} is below 20")
         need(data, header_len, "tcp", "data_offset")
@@ -219,8 +228,8 @@ class TcpSegment:
                 self.dport,
                 self.seq,
                 self.ack,
-                (20 + len(opts)) << 2,
-                self.flags,
+                ((20 + len(opts)) << 2) | (self.flags >> 8 & 0x0F),
+                self.flags & 0xFF,
                 self.window,
                 0,
                 self.urgent,

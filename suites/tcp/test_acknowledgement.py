@@ -4,6 +4,7 @@ latest times come from the reference (harness.oracle), fed with what the target 
 
 import pytest
 
+from harness.bounds import DELAYED_ACK, FULL_SEGMENTS_ACK, IMMEDIATE_ACK
 from harness.errors import ConformanceFailure
 
 SEGMENT = 100
@@ -43,29 +44,85 @@ def test_out_of_order_segment_draws_immediate_duplicate_ack(tcp):
         )
 
 
-def send_with_hole(peer, *, missing=2, count=8):
-    """100-byte segments at 1, 101, ..., 701 with one left out; each draws the ACK the
-    reference sends (for those above the hole: an immediate ACK of the hole)."""
-    for index in range(count):
-        if index == missing:
-            continue
-        peer.send(payload(index), seq=1 + index * SEGMENT)
-        peer.expect_predicted(
-            what=f"ACK after the segment at {1 + index * SEGMENT}", fields=("flags", "ack")
+def send_with_hole(tcp, peer, *, missing=2, count=8):
+    """100-byte segments at 1, 101, ..., 701, back to back, with the one at 201 left out.
+    The scenario is reached when the target has acknowledged everything below the hole and
+    nothing beyond it (ACK 201); returns the hole's sequence number."""
+    hole = 1 + missing * SEGMENT
+    with tcp.precondition(f"data queued above a hole at {hole}"):
+        for index in range(count):
+            if index != missing:
+                peer.send(payload(index), seq=1 + index * SEGMENT)
+        seen = peer.collect(
+            tcp.tolerance.widen(DELAYED_ACK.seconds),
+            until=lambda seg: "A" in seg.flags and seg.ack >= hole,
         )
-    return 1 + missing * SEGMENT
+        acked = max((seg.ack for seg in seen if "A" in seg.flags), default=0)
+        if acked != hole:
+            raise ConformanceFailure(
+                f"the target acknowledged {acked or 'nothing'}, not {hole}, for the segments "
+                "below the hole"
+            )
+        peer.collect(0.05)  # the duplicate ACKs of the other segments, before the fill
+    return hole
+
+
+def acks_after(tcp, peer, *, above, reaching):
+    """The target's ACKs that advance past ``above``, until one reaches ``reaching`` or the
+    MUST-40 bound (widened) passes: [(segment, delay after our last segment)]."""
+    sent_ns = peer.last_sent_ns()
+    seen = peer.collect(
+        tcp.tolerance.widen(DELAYED_ACK.seconds),
+        until=lambda seg: "A" in seg.flags and seg.ack >= reaching,
+    )
+    return [
+        (seg, (seg.ts_ns - sent_ns) / 1e9) for seg in seen if "A" in seg.flags and seg.ack > above
+    ]
+
+
+@pytest.mark.rfc("5681", "4.2", level="SHOULD")
+def test_hole_fill_is_acknowledged_at_once(tcp):
+    """The segment that fills the hole draws an ACK at once. Any ACKs are accepted (one of
+    801, or 401, 601, 801 in steps): the first must come at once, and the delays to the
+    first and to the cumulative ACK are both reported against both bounds."""
+    peer = tcp.connect_to_target().peer
+    hole = send_with_hole(tcp, peer)
+    peer.send(payload(2), seq=hole)
+    acks = acks_after(tcp, peer, above=hole, reaching=801)
+    if not acks:
+        raise ConformanceFailure(
+            f"no ACK beyond {hole} within {DELAYED_ACK.seconds * 1000:.0f} ms of the segment "
+            "that filled the hole (and MUST-40 bounds any ACK at 500 ms)"
+        )
+    first, first_delay = acks[0]
+    tcp.measure(f"hole fill -> first ACK ({first.ack})", first_delay, IMMEDIATE_ACK, DELAYED_ACK)
+    cumulative = [delay for seg, delay in acks if seg.ack >= 801]
+    if cumulative:
+        tcp.measure("hole fill -> ACK 801", cumulative[0], DELAYED_ACK)
+    else:
+        tcp.record("hole fill -> ACK 801", f"never (highest ACK {acks[-1][0].ack})")
+    if not IMMEDIATE_ACK.met(first_delay, tcp.tolerance):
+        raise ConformanceFailure(
+            f"the first ACK after the hole was filled came {first_delay * 1000:.1f} ms later, "
+            f"not at once (allowed {tcp.tolerance.widen(0) * 1000:.0f} ms)"
+        )
 
 
 @pytest.mark.rfc("9293", "3.10.7.4", req="SHLD-31")
-def test_hole_fill_acks_everything_buffered(tcp):
-    """Out-of-order segments are queued: the ACK stays at 201 until 201 arrives, then one
-    ACK covers everything (801), sent at once (RFC 5681 4.2)."""
+def test_out_of_order_segments_are_kept_for_later(tcp):
+    """Segments above a hole are held: once the hole is filled, the ACK covers them (801)
+    without the tester sending any of them again."""
     peer = tcp.connect_to_target().peer
-    hole = send_with_hole(peer)
+    hole = send_with_hole(tcp, peer)
     peer.send(payload(2), seq=hole)
-    seen = peer.expect_predicted(what="ACK covering everything buffered", fields=("flags", "ack"))
-    assert seen.segment.ack == 801
-    tcp.measure("hole-filling segment -> ACK 801", seen.delay_s)
+    acks = acks_after(tcp, peer, above=hole, reaching=801)
+    highest = max((seg.ack for seg, _ in acks), default=hole)
+    if highest < 801:
+        raise ConformanceFailure(
+            f"after the hole was filled the target acknowledged {highest}, not 801: it did not "
+            "keep the segments it had received above the hole"
+        )
+    tcp.measure("hole fill -> ACK 801", next(d for seg, d in acks if seg.ack >= 801), DELAYED_ACK)
 
 
 @pytest.mark.rfc("9293", "3.10.7.4", level="MUST")
@@ -73,11 +130,14 @@ def test_reordered_data_is_delivered_in_order(tcp, tolerance):
     """Whatever the target queued, the application reads the bytes in sequence order."""
     conn = tcp.connect_to_target()
     peer = conn.peer
-    hole = send_with_hole(peer)
+    hole = send_with_hole(tcp, peer)
     peer.send(payload(2), seq=hole)
     # A stack that dropped the out-of-order segments asks for them again with its ACK.
     for _ in range(8):
-        acked = peer.expect(flags="A", within=tolerance.widen(0.5), skip_others=True).segment.ack
+        acks = [
+            seg.ack for seg in peer.collect(tolerance.widen(DELAYED_ACK.seconds), until=_is_ack)
+        ]
+        acked = max(acks, default=801)
         if acked >= 801:
             break
         peer.send(payload((acked - 1) // SEGMENT), seq=acked)
@@ -93,10 +153,14 @@ def test_reordered_data_is_delivered_in_order(tcp, tolerance):
         )
 
 
-@pytest.mark.rfc("9293", "3.10.7.4", req="MUST-58")
+def _is_ack(seg):
+    return "A" in seg.flags
+
+
+@pytest.mark.rfc("9293", "3.10.7.4", level="MUST")
 def test_cumulative_ack_covers_several_segments(tcp):
-    """Three segments sent back to back are covered by an ACK of 301, without ever an ACK
-    beyond what was sent."""
+    """Three segments sent back to back are covered by an ACK of 301 (in one ACK or
+    several), without ever an ACK beyond what was sent."""
     peer = tcp.connect_to_target().peer
     for index in range(3):
         peer.send(payload(index), seq=1 + SEGMENT * index)
@@ -104,13 +168,14 @@ def test_cumulative_ack_covers_several_segments(tcp):
     while not acks or acks[-1] < 301:
         seen = peer.expect(
             flags="A",
-            within=tcp.tolerance.widen(0.5),
+            within=tcp.tolerance.widen(DELAYED_ACK.seconds),
             skip_others=True,
             what="ACKs of the three segments",
         ).segment
         acks.append(seen.ack)
         if seen.ack > 301:
             raise ConformanceFailure(f"ACK {seen.ack} acknowledges data never sent")
+    tcp.record("ACK numbers", acks)
 
 
 @pytest.mark.rfc("9293", "3.8.6.3", req="MUST-40")
@@ -124,43 +189,66 @@ def test_delayed_ack_never_reaches_500_ms(tcp):
         seen = peer.expect(
             flags="A",
             ack=21 + 20 * index,
-            within=tcp.tolerance.widen(0.5),
+            within=tcp.tolerance.widen(DELAYED_ACK.seconds),
+            skip_others=True,
             what=f"ACK of small segment {index + 1}",
         )
         delays.append(seen.delay_s)
-    tcp.measurements.append("ACK delays (ms): " + ", ".join(f"{d * 1000:.1f}" for d in delays))
-    if max(delays) >= 0.5:
-        raise ConformanceFailure(f"an ACK took {max(delays) * 1000:.0f} ms (MUST-40: below 500)")
+    tcp.record("ACK delays (ms)", ", ".join(f"{d * 1000:.1f}" for d in delays))
+    tcp.measure("longest ACK delay", max(delays), DELAYED_ACK)
+
+
+def target_mss(peer, default=536):
+    """The MSS the target announced in its SYN-ACK (MUST-15: 536 without one)."""
+    values = [int(v) for name, v in peer.target_syn.options if name == "Mss"]
+    return values[0] if values else default
 
 
 @pytest.mark.rfc("9293", "3.8.6.3", req="SHLD-19")
 def test_every_second_full_sized_segment_is_acknowledged_at_once(tcp):
-    """Two full-sized segments back to back: the second draws an ACK covering both at
-    once, not after the delayed-ACK timer."""
+    """Two full-sized segments (the target's own MSS) back to back: an ACK covering both
+    comes at once, not after the delayed-ACK timer. The delay is measured up to the MUST-40
+    bound either way."""
     peer = tcp.connect_to_target(mss=1460).peer
-    mss = 1460
+    mss = min(1460, target_mss(peer))
     peer.send(payload(0, mss))
     peer.send(payload(1, mss), seq=1 + mss)
+    sent_ns = peer.last_sent_ns()
     seen = peer.expect(
         flags="A",
         ack=1 + 2 * mss,
-        within=tcp.tolerance.widen(0.0),
+        within=tcp.tolerance.widen(DELAYED_ACK.seconds),
         skip_others=True,
         what="ACK of both full-sized segments",
-    )
-    tcp.measure("second full segment -> ACK", seen.delay_s)
+    ).segment
+    delay = (seen.ts_ns - sent_ns) / 1e9
+    tcp.measure("second full segment -> ACK", delay, FULL_SEGMENTS_ACK, DELAYED_ACK)
+    if not FULL_SEGMENTS_ACK.met(delay, tcp.tolerance):
+        raise ConformanceFailure(
+            f"the ACK of two full-sized segments came {delay * 1000:.1f} ms after the second, "
+            f"not at once (allowed {tcp.tolerance.widen(0) * 1000:.0f} ms)"
+        )
 
 
 @pytest.mark.rfc("9293", "3.10.7.4", level="MUST")
-def test_duplicate_segment_is_acknowledged_and_not_delivered_twice(tcp):
+def test_duplicate_segment_is_not_delivered_twice(tcp):
+    """A segment that arrives twice reaches the application once. (The RFC asks, without a
+    keyword, that the duplicate draw an ACK: its delay is reported, not judged.)"""
     conn = tcp.connect_to_target()
     peer = conn.peer
-    peer.send(payload(0))
-    peer.expect(flags="A", ack=101, within=tcp.tolerance.widen(0.5))
+    with tcp.precondition("the first segment acknowledged"):
+        peer.send(payload(0))
+        peer.expect(flags="A", ack=101, within=tcp.tolerance.widen(DELAYED_ACK.seconds))
     peer.send(payload(0), seq=1)  # the same segment again
-    peer.expect(flags="A", ack=101, within=tcp.tolerance.widen(0.0), what="immediate ACK")
+    sent_ns = peer.last_sent_ns()
+    again = peer.collect(tcp.tolerance.widen(DELAYED_ACK.seconds), until=_is_ack)
+    if again:
+        tcp.measure("duplicate -> ACK", (again[-1].ts_ns - sent_ns) / 1e9, DELAYED_ACK)
+    else:
+        tcp.record("duplicate -> ACK", "none within 500 ms")
     peer.send(payload(1), seq=101)
-    peer.expect(flags="A", ack=201, within=tcp.tolerance.widen(0.5), skip_others=True)
-    got = tcp.app_read(conn, 300, timeout=0.5)
+    got = tcp.app_read(conn, 300, timeout=1.0)
     if got != payload(0) + payload(1):
-        raise ConformanceFailure(f"the application read {len(got)} bytes, not 200 once each")
+        raise ConformanceFailure(
+            f"the application read {len(got)} bytes, not the 200 sent (each once)"
+        )

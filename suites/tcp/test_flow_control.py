@@ -3,23 +3,50 @@ the receiver's own window closes and reopens (RFC 9293 3.8.6, 3.8.6.1, 3.8.6.2),
 the last segment of a write (3.9.1.2)."""
 
 import itertools
-import time
 
 import pytest
 
-from harness.errors import ConformanceFailure
+from harness.classify import BEYOND_WINDOW, NEW_DATA, ZERO_WINDOW_PROBE, classify, of_kind
+from harness.errors import ConformanceFailure, ScenarioNotReached
 
-
-def close_window(peer):
-    """Advertise a zero window, and give the target a moment to take it in before the test
-    makes its application write (otherwise the write may race the announcement)."""
-    peer.send(flags="A", ack=1, window=0)
-    time.sleep(0.05)
+PROBE_WAIT_S = 8.0  # a first probe is due after one RTO (SHLD-29); 8 s covers 3 s RTOs twice
 
 
 def write_nodelay(tcp, conn, size):
     tcp.set_option(conn, "nodelay", 1)
     tcp.app_write(conn, bytes(size))
+
+
+def zero_window_with_data_waiting(tcp):
+    """The target holds data behind a zero window. Entered the way every sender honours: it
+    sends 100 bytes and our ACK of them advertises zero (an ACK of new data always passes
+    the SND.WL1/WL2 test of RFC 9293 3.10.7.4); then its application writes 1000 more."""
+    conn = tcp.connect_to_target()
+    peer = conn.peer
+    with tcp.precondition("data waiting behind a zero window"):
+        write_nodelay(tcp, conn, 100)
+        peer.expect(seq=1, length=100, within=1.0, skip_others=True, what="the first 100 bytes")
+        peer.send(flags="A", ack=101, window=0)
+        tcp.app_write(conn, bytes(1000))
+    return conn
+
+
+def zero_window_segments(tcp, conn, probes_wanted, within_each):
+    """The target's segments while our window is zero, until ``probes_wanted`` probes came
+    or ``within_each`` seconds passed without one. Data past the window means the target
+    never honoured it: the scenario (a sender in persist) was not reached."""
+    peer = conn.peer
+    for _ in range(probes_wanted):
+        peer.collect(within_each, until=lambda seg: seg.length <= 1 and seg.seq in (100, 101))
+    named = classify(peer.exchange())
+    beyond = of_kind(named, BEYOND_WINDOW)
+    if beyond:
+        raise ScenarioNotReached(
+            "a sender in persist",
+            f"the target sent {sum(s.length for s in beyond)} bytes past our zero window "
+            "(test_sender_never_exceeds_the_advertised_window judges the window)",
+        )
+    return of_kind(named, ZERO_WINDOW_PROBE)
 
 
 @pytest.mark.rfc("9293", "3.8.6", req="MUST-34")
@@ -29,34 +56,40 @@ def test_sender_never_exceeds_the_advertised_window(tcp):
     write_nodelay(tcp, conn, 20000)
     sent = [seg for seg in conn.peer.collect(0.5) if seg.length]
     end = max((seg.seq + seg.length for seg in sent), default=1)
+    if end == 1:
+        raise ScenarioNotReached(
+            "data in flight", "the target sent no data within 0.5 s of a 20000-byte write"
+        )
     if end > 3001:
         raise ConformanceFailure(f"data up to {end - 1} beyond a window of 3000")
-    if end == 1:
-        raise ConformanceFailure("no data at all within an open window of 3000 bytes")
+
+
+@pytest.mark.rfc("9293", "3.8.6.1", req="MUST-36")
+def test_zero_window_is_probed(tcp):
+    """Data waits behind a zero window: the target probes it (one byte at SND.UNA, or an
+    empty segment just below it)."""
+    conn = zero_window_with_data_waiting(tcp)
+    sent_ns = conn.peer.last_sent_ns()
+    probes = zero_window_segments(tcp, conn, 1, tcp.tolerance.widen(PROBE_WAIT_S))
+    if not probes:
+        raise ConformanceFailure(
+            f"no zero-window probe within {tcp.tolerance.widen(PROBE_WAIT_S):.1f} s of our "
+            "zero window (the first is due after one RTO, SHLD-29)"
+        )
+    tcp.measure("zero window -> first probe", (probes[0].ts_ns - sent_ns) / 1e9)
 
 
 @pytest.mark.rfc("9293", "3.8.6.1", req="SHLD-30")
 def test_zero_window_is_probed_with_exponential_backoff(tcp):
-    """Our window is zero: the target sends no data, only probes, each gap about twice the
-    one before (SHLD-29: the first after about one RTO)."""
-    conn = tcp.connect_to_target()
-    peer = conn.peer
-    close_window(peer)
-    write_nodelay(tcp, conn, 1000)
-    probes = []
-    for index in range(3):
-        probes.append(
-            peer.expect(
-                within=tcp.tolerance.widen(8.0),
-                skip_others=False,
-                what=f"zero-window probe {index + 1}",
-            ).segment
+    """Our window stays zero: only probes come, each gap about twice the one before."""
+    conn = zero_window_with_data_waiting(tcp)
+    probes = zero_window_segments(tcp, conn, 3, tcp.tolerance.widen(PROBE_WAIT_S))
+    if len(probes) < 3:
+        raise ScenarioNotReached(
+            "three zero-window probes",
+            f"{len(probes)} came (test_zero_window_is_probed judges probing itself)",
         )
-    if any(seg.length > 1 for seg in probes):
-        raise ConformanceFailure(
-            f"probes carried {[s.length for s in probes]} bytes into a zero window"
-        )
-    gaps = [(b.ts_ns - a.ts_ns) / 1e9 for a, b in itertools.pairwise(probes)]
+    gaps = [(b.ts_ns - a.ts_ns) / 1e9 for a, b in itertools.pairwise(probes[:3])]
     tcp.measure("probe gap 1", gaps[0])
     tcp.measure("probe gap 2", gaps[1])
     if gaps[1] < 1.5 * gaps[0]:
@@ -65,17 +98,43 @@ def test_zero_window_is_probed_with_exponential_backoff(tcp):
 
 @pytest.mark.rfc("9293", "3.8.6.1", req="MUST-36")
 def test_sending_resumes_when_the_window_opens(tcp):
-    conn = tcp.connect_to_target()
+    """After at least one probe of our zero window, a window update brings the data."""
+    conn = zero_window_with_data_waiting(tcp)
     peer = conn.peer
-    close_window(peer)
-    write_nodelay(tcp, conn, 1000)
-    peer.expect(within=tcp.tolerance.widen(4.0), what="a zero-window probe")
-    peer.send(flags="A", ack=1, window=65535)  # nothing accepted: the window was zero
+    if not zero_window_segments(tcp, conn, 1, tcp.tolerance.widen(PROBE_WAIT_S)):
+        raise ScenarioNotReached(
+            "a sender in persist", "no zero-window probe came (test_zero_window_is_probed)"
+        )
+    peer.send(flags="A", ack=101, window=65535)
     seen = peer.expect(
-        seq=1, within=tcp.tolerance.widen(4.0), skip_others=True, what="data once the window opens"
+        seq=101,
+        within=tcp.tolerance.widen(4.0),
+        skip_others=True,
+        what="data once the window opens",
     ).segment
     if seen.length == 0:
         raise ConformanceFailure("the window opened but no data came")
+
+
+@pytest.mark.rfc("9293", "3.10.7.4", level="SHOULD")
+def test_a_bare_ack_updates_the_send_window(tcp):
+    """An ACK that acknowledges nothing new but passes the SND.WL1/WL2 test sets the send
+    window: after a bare ACK advertising zero, a new write is held back (only probes). RFC
+    9293 states the update without a keyword; RFC 1122 4.2.2.16 says a sender SHOULD NOT
+    send new data into a window that shrank."""
+    conn = tcp.connect_to_target()
+    peer = conn.peer
+    peer.send(flags="A", ack=1, window=0)
+    write_nodelay(tcp, conn, 1000)
+    peer.collect(1.0)
+    named = classify(peer.exchange())
+    sent = [seg for seg, kind in named if kind in (NEW_DATA, BEYOND_WINDOW)]
+    tcp.record("segments after the bare zero-window ACK", [kind for _, kind in named] or "none")
+    if sent:
+        raise ConformanceFailure(
+            f"after our bare ACK advertising a zero window the target sent "
+            f"{sum(s.length for s in sent)} bytes of new data: it did not take the window"
+        )
 
 
 @pytest.mark.rfc("9293", "3.8.6.2.2", req="MUST-39")
