@@ -45,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
         "--target",
         action="append",
         metavar="TARGET",
-        help="TCP/subnet target to test, repeatable (default: the built-in targets)",
+        help="TCP/subnet target to test, repeatable: linux, ref, cmd:COMMAND or "
+        "NAME=cmd:COMMAND (default: the built-in targets)",
     )
     run.add_argument(
         "--dhcp-server",
@@ -130,13 +131,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from harness import doctor
-    from harness.targets import BUILT_IN, DHCP_CLIENTS, DHCP_SERVERS, check_target_spec
+    from harness.targets import BUILT_IN, DHCP_CLIENTS, DHCP_SERVERS, target_names
 
     # Cheap checks first, before the heavy imports: a bad command line or a missing
     # privilege is answered in one line at once.
     targets = args.target or list(BUILT_IN)
-    for spec in targets:
-        check_target_spec(spec)
+    target_names(targets)
     doctor.require_runtime()
 
     import pytest
@@ -159,7 +159,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "--junitxml=reports/junit.xml",
         *extra,
     ]
-    print(f"netconform: running suites against {', '.join(targets)}", flush=True)
+    print(f"netconform: running suites against {', '.join(target_names(targets))}", flush=True)
     if not args.suite and (args.dhcp_server or args.dhcp_client or not args.target):
         print(
             "netconform: DHCP servers "

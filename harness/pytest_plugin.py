@@ -20,12 +20,12 @@ from harness.report import allure_report
 from harness.report.ladder import ladder_svg, time_sequence_svg
 from harness.requirements import Requirement
 from harness.signals import install_interrupt_handlers
-from harness.targets import BUILT_IN, DHCP_CLIENTS, DHCP_SERVERS, check_target_spec
+from harness.targets import BUILT_IN, DHCP_CLIENTS, DHCP_SERVERS, target_names
 from harness.testbed import TcpCase, TestBed
 from harness.tolerance import Tolerance
 from harness.topology import TARGET_SYSCTLS
+from harness.verdicts import MESSAGE_KEY, VERDICT_KEY, VerdictLog
 
-VERDICT_KEY = "netconform_verdict"
 DEFAULT_PCAP_DIR = Path("reports/pcaps")
 TIME_SEQUENCE_MIN_SEGMENTS = 4  # a connection that carried this much data gets a plot
 
@@ -37,8 +37,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=None,
         metavar="TARGET",
-        help=f"target to test, repeatable: {', '.join(BUILT_IN)} or cmd:COMMAND "
-        "(default: every built-in target)",
+        help=f"target to test, repeatable: {', '.join(BUILT_IN)}, cmd:COMMAND or "
+        "NAME=cmd:COMMAND (NAME is what ids and reports show; default: every built-in target)",
     )
     group.addoption(
         "--profile",
@@ -78,6 +78,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "repeatable (e.g. net.ipv4.tcp_ecn=1); shown in the report",
     )
     group.addoption(
+        "--verdicts",
+        default=None,
+        metavar="FILE",
+        help="write every test's verdict (PASS, FAIL, WARN, INFO, UNSUPPORTED, ERROR) and "
+        "its reason to FILE as JSON",
+    )
+    group.addoption(
         "--pcap-dir",
         default=str(DEFAULT_PCAP_DIR),
         metavar="DIR",
@@ -91,6 +98,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     install_interrupt_handlers()
+    config.pluginmanager.register(VerdictLog(), VERDICT_LOG)
     if config.getoption("repeat") < 1:
         raise pytest.UsageError("--repeat must be at least 1")
     config.addinivalue_line(
@@ -98,11 +106,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "rfc(rfc, section, req=None, level=None): the RFC requirement the test checks "
         "(req: an RFC 9293 Appendix B ID such as MUST-40; else level MUST/SHOULD/MAY)",
     )
-    for spec in config.getoption("target") or []:
-        try:
-            check_target_spec(spec)
-        except SetupError as exc:
-            raise pytest.UsageError(str(exc)) from None
+    try:
+        target_names(config.getoption("target") or [])
+    except SetupError as exc:
+        raise pytest.UsageError(str(exc)) from None
     sysctl_overrides(config)
 
 
@@ -138,13 +145,19 @@ def _targets(config: pytest.Config) -> list[str]:
     return config.getoption("target") or list(BUILT_IN)
 
 
+def _named_targets(config: pytest.Config) -> list[tuple[str, str]]:
+    specs = _targets(config)
+    return list(zip(target_names(specs), specs, strict=True))
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     repeat = metafunc.config.getoption("repeat")
     if repeat > 1 and metafunc.definition.get_closest_marker("rfc") is not None:
         metafunc.parametrize("netconform_run", range(1, repeat + 1), ids=lambda i: f"run{i}")
     if "target" in metafunc.fixturenames:
         targets = _targets(metafunc.config)
-        metafunc.parametrize("target", targets, indirect=True, scope="session", ids=targets)
+        ids = target_names(targets)
+        metafunc.parametrize("target", targets, indirect=True, scope="session", ids=ids)
 
 
 @pytest.fixture(scope="session")
@@ -176,6 +189,7 @@ def tolerance(pytestconfig: pytest.Config) -> Tolerance:
 
 
 CASE_KEY = pytest.StashKey[TcpCase]()
+VERDICT_LOG = "netconform_verdict_log"
 
 
 @pytest.fixture
@@ -264,10 +278,17 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]
         return (yield)
     except NotObserved as exc:
         pyfuncitem.user_properties.append((VERDICT_KEY, "INFO"))
+        pyfuncitem.user_properties.append((MESSAGE_KEY, str(exc)))
         record_info(pyfuncitem, f"INFO: {exc}")
         return True
     except ConformanceFailure as exc:
         req = requirement_of(pyfuncitem)
+        pyfuncitem.user_properties.append((MESSAGE_KEY, str(exc)))
+        if req is not None and req.level == "MAY":
+            # An optional behaviour the target does not have: recorded, never a deviation.
+            pyfuncitem.user_properties.append((VERDICT_KEY, "INFO"))
+            record_info(pyfuncitem, f"INFO ({req.title} is optional): {exc}")
+            return True
         if req is None or req.strict or pyfuncitem.config.getoption("strict"):
             pyfuncitem.user_properties.append((VERDICT_KEY, "FAIL"))
             raise
@@ -319,8 +340,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Generator[None, A
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Allure categories and the run's environment, beside the results (controller only)."""
+    controller = not hasattr(session.config, "workerinput")
+    verdicts = session.config.getoption("verdicts")
+    log = session.config.pluginmanager.get_plugin(VERDICT_LOG)
+    if verdicts and controller and isinstance(log, VerdictLog):
+        log.write(Path(verdicts))
     results = session.config.getoption("allure_report_dir", None)
-    if results and not hasattr(session.config, "workerinput"):
+    if results and controller:
         allure_report.write_categories(Path(results))
         allure_report.write_environment(Path(results), run_environment(session.config))
 
@@ -330,7 +356,7 @@ def run_environment(config: pytest.Config) -> dict[str, str]:
     env = {
         "kernel": os.uname().release,
         "python": sys.version.split()[0],
-        "targets": ", ".join(_targets(config)),
+        "targets": ", ".join(f"{n} ({s})" if n != s else n for n, s in _named_targets(config)),
         "dhcp.servers": ", ".join(config.getoption("dhcp_server", None) or DHCP_SERVERS),
         "dhcp.clients": ", ".join(config.getoption("dhcp_client", None) or DHCP_CLIENTS),
         "profile": str(config.getoption("profile")),

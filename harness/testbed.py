@@ -26,7 +26,7 @@ from harness.impair import Impairment, RelayProcess
 from harness.link import Frame, Link
 from harness.oracle import Oracle
 from harness.peer import TcpPeer
-from harness.targets import uses_tap
+from harness.targets import TargetSpec, parse_target
 from harness.targets.linux import LinuxTarget
 from harness.targets.stack import StackTarget, ref_command
 from harness.tolerance import Tolerance
@@ -42,12 +42,12 @@ def _now_us() -> int:
 Target = LinuxTarget | StackTarget
 
 
-def make_target(spec: str, topology: TesterTarget, profile: str) -> Target:
-    if spec == "linux":
+def make_target(spec: TargetSpec, topology: TesterTarget, profile: str) -> Target:
+    if spec.kind == "linux":
         return LinuxTarget(topology)
-    if spec == "ref":
+    if spec.kind == "ref":
         return StackTarget("ref", ref_command(profile), topology)
-    return StackTarget(spec, spec.removeprefix("cmd:"), topology)
+    return StackTarget(spec.name, spec.command, topology)
 
 
 class TestBed:
@@ -65,8 +65,9 @@ class TestBed:
         sysctls: Mapping[str, str] | None = None,
     ) -> None:
         """``sysctls`` are pinned in the target namespace over the defaults (kernel target)."""
-        self.target_name = target_name
-        tap = uses_tap(target_name)
+        spec = parse_target(target_name)
+        self.target_name = spec.name
+        tap = spec.uses_tap
         pinned = None if tap or not sysctls else {**TARGET_SYSCTLS, **sysctls}
         self.topology: TesterTarget = create_tester_target(
             tap=tap, relay=relay is not None, target_sysctls=pinned
@@ -74,7 +75,7 @@ class TestBed:
         self.relay: RelayProcess | None = None
         self._relay_dir: str | None = None
         try:
-            self.target = make_target(target_name, self.topology, profile)
+            self.target = make_target(spec, self.topology, profile)
             self.target.start()
             if relay is not None and self.topology.relay_netns:
                 self._relay_dir = tempfile.mkdtemp(prefix="netconform-relay-")

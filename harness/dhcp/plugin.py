@@ -20,11 +20,11 @@ import pytest
 from harness.dhcp.case import ClientCase, DhcpCase, DhcpClientBed, DhcpServerBed, ServerCase
 from harness.doctor import require_runtime
 from harness.errors import SetupError
-from harness.pytest_plugin import VERDICT_KEY
 from harness.report import allure_report
 from harness.report.ladder import message_ladder_svg
 from harness.targets import DHCP_CLIENTS, DHCP_SERVERS
 from harness.targets.dhcp import DAEMONS, check_binary
+from harness.verdicts import VERDICT_KEY
 
 CASE_KEY = pytest.StashKey[DhcpCase]()
 TARGET_PROPERTY = "netconform_dhcp_target"

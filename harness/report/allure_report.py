@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -33,8 +34,17 @@ def label_test(req: Requirement, protocol: str) -> None:
     allure.dynamic.link(req.url, name=req.title)
 
 
+MAX_NAME = 180
+
+
 def safe_name(nodeid: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_")[:180]
+    """A file name for a test: readable, at most MAX_NAME characters, and unique (a long id
+    keeps its start and gets a hash of the whole id, so parametrized tests never collide)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_")
+    if len(name) <= MAX_NAME:
+        return name
+    digest = hashlib.sha1(nodeid.encode()).hexdigest()[:12]
+    return f"{name[: MAX_NAME - 13]}-{digest}"
 
 
 def attach_evidence(

@@ -86,13 +86,29 @@ class RefStack:
                 self._read_control()
             self._write_frames(self.host.flush())
             self._settle_pending()
+            self.tick(now_us())
+
+    # -- hooks for stacks built on this loop (tests/stacks: deliberately different stacks) -
+
+    def inbound(self, frame: bytes) -> bytes | None:
+        """A frame from the TAP device before the host sees it; None drops it."""
+        return frame
+
+    def outbound(self, frames: list[bytes]) -> list[bytes]:
+        """Frames the host sends, before they reach the TAP device."""
+        return frames
+
+    def tick(self, now: int) -> None:
+        """Called once per loop turn; ``next_deadline`` says when the next is wanted."""
+
+    def next_deadline(self) -> int | None:
+        return None
 
     def _wait(self) -> float:
         """Sleep until the next host timer or the pending request's deadline; frames and
         control lines wake the loop earlier."""
-        deadlines = [
-            t for t in (self.host.next_timer(), self.pending and self.pending.deadline) if t
-        ]
+        candidates = (self.host.next_timer(), self.pending and self.pending.deadline)
+        deadlines = [t for t in (*candidates, self.next_deadline()) if t]
         if not deadlines:
             return 1.0
         return max(0.0, (min(deadlines) - now_us()) / 1e6)
@@ -103,10 +119,12 @@ class RefStack:
                 frame = os.read(self.tap, 65536)
             except BlockingIOError:
                 return
-            self._write_frames(self.host.receive_frame(frame, now=now_us()))
+            kept = self.inbound(frame)
+            if kept is not None:
+                self._write_frames(self.host.receive_frame(kept, now=now_us()))
 
     def _write_frames(self, frames: list[bytes]) -> None:
-        for frame in frames:
+        for frame in self.outbound(frames) if frames else frames:
             try:
                 os.write(self.tap, frame)
             except OSError as exc:
@@ -377,7 +395,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> None:
+StackFactory = Callable[[Host, int, int, Callable[[bytes], None]], RefStack]
+
+
+def main(argv: list[str] | None = None, make_stack: StackFactory = RefStack) -> None:
+    """Run a stack on the TAP device; ``make_stack`` builds it (a RefStack or a derived one)."""
     args = parse_args(argv)
     ip, _, prefix = args.ip.partition("/")
     neighbors = dict(item.split("=", 1) for item in args.neighbor)
@@ -397,7 +419,7 @@ def main(argv: list[str] | None = None) -> None:
         server.bind(args.ctl)
         server.listen(1)
         conn, _ = server.accept()
-        RefStack(host, tap, conn.fileno(), conn.sendall).serve()
+        make_stack(host, tap, conn.fileno(), conn.sendall).serve()
     else:
         out = sys.stdout.buffer
 
@@ -405,7 +427,7 @@ def main(argv: list[str] | None = None) -> None:
             out.write(data)
             out.flush()
 
-        RefStack(host, tap, sys.stdin.fileno(), write).serve()
+        make_stack(host, tap, sys.stdin.fileno(), write).serve()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,169 @@
+"""The reference host with chosen behaviours of other stacks, for checking verdicts.
+
+    python tests/stacks/quirky.py --quirk ecn-syn [--quirk ...] --tap {tap} --ip ... (refstack)
+
+Each quirk is something a real stack does that the harness must judge correctly (most are
+allowed by the RFCs, some are not):
+
+  ecn-syn             SYNs carry ECE+CWR, SYN-ACKs ECE (an ECN-setup handshake, RFC 3168)
+  coalesce            small writes within 30 ms leave as one segment
+  stepwise-hole-ack   after a hole is filled, ACKs climb in 200-byte steps to the new RCV.NXT
+  ignore-bare-shrink  a bare ACK that only closes the window is ignored (window kept)
+  tlp                 40 ms after a flight's last data segment, that segment is sent again
+  silent              says "ok" to the control protocol, never puts a frame on the wire
+  lose-fin=P          for a share P of connections (chosen by port), no FIN is ever sent
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import dataclasses
+import os
+import zlib
+from typing import Any
+
+from harness.targets import refstack
+from reference_impl.wire.ethernet import ETH_P_IP, Ethernet
+from reference_impl.wire.ipv4 import PROTO_TCP, IPv4
+from reference_impl.wire.tcp import ACK, CWR, ECE, FIN, RST, SYN, TcpSegment
+
+MS = 1000
+COALESCE_US = 30 * MS
+TLP_US = 40 * MS
+STEP = 200
+
+
+def tcp_of(frame: bytes) -> tuple[Ethernet, IPv4, TcpSegment] | None:
+    eth = Ethernet.parse(frame)
+    if eth.ethertype != ETH_P_IP:
+        return None
+    ip = IPv4.parse(eth.payload)
+    if ip.proto != PROTO_TCP:
+        return None
+    return eth, ip, TcpSegment.parse(ip.payload)
+
+
+def rebuild(eth: Ethernet, ip: IPv4, seg: TcpSegment) -> bytes:
+    packet = dataclasses.replace(ip, payload=seg.emit(ip.src, ip.dst))
+    return dataclasses.replace(eth, payload=packet.emit()).emit()
+
+
+class QuirkyStack(refstack.RefStack):
+    def __init__(self, quirks: dict[str, str], *args: Any) -> None:
+        super().__init__(*args)
+        self.quirks = quirks
+        self.last_ack: dict[tuple[int, int], int] = {}  # (sport, dport) -> last ACK number sent
+        self.peer_window: dict[tuple[int, int], int] = {}  # the peer's last window and ACK
+        self.peer_ack: dict[tuple[int, int], int] = {}
+        self.coalescing: dict[Any, tuple[bytearray, int]] = {}
+        self.tail: dict[tuple[int, int], tuple[bytes, int, int]] = {}  # frame, end, due
+
+    # -- the wire ------------------------------------------------------------------------
+
+    def outbound(self, frames: list[bytes]) -> list[bytes]:
+        if "silent" in self.quirks:
+            return []
+        out = []
+        for frame in frames:
+            parsed = tcp_of(frame)
+            out += [frame] if parsed is None else self._out_segment(frame, *parsed)
+        return out
+
+    def _out_segment(self, frame: bytes, eth: Ethernet, ip: IPv4, seg: TcpSegment) -> list[bytes]:
+        key = (seg.sport, seg.dport)
+        if seg.flags & FIN and self._loses_fin(seg.sport, seg.dport):
+            if not seg.payload:
+                return []
+            seg = dataclasses.replace(seg, flags=seg.flags & ~FIN)
+            frame = rebuild(eth, ip, seg)
+        if "ecn-syn" in self.quirks and seg.flags & SYN:
+            extra = ECE if seg.flags & ACK else ECE | CWR
+            return [rebuild(eth, ip, dataclasses.replace(seg, flags=seg.flags | extra))]
+        frames = [frame]
+        if "stepwise-hole-ack" in self.quirks and seg.flags == ACK and not seg.payload:
+            frames = self._steps(eth, ip, seg, key) + frames
+        if seg.flags & ACK:
+            self.last_ack[key] = seg.ack
+        if "tlp" in self.quirks and seg.payload:
+            self.tail[key] = (frame, seg.seq + len(seg.payload), refstack.now_us() + TLP_US)
+        return frames
+
+    def _steps(self, eth: Ethernet, ip: IPv4, seg: TcpSegment, key: tuple[int, int]) -> list[bytes]:
+        before = self.last_ack.get(key)
+        if before is None or not 2 * STEP < seg.ack - before < 1 << 20:
+            return []
+        points = range(before + STEP, seg.ack, STEP)
+        return [rebuild(eth, ip, dataclasses.replace(seg, ack=point)) for point in points]
+
+    def _loses_fin(self, sport: int, dport: int) -> bool:
+        share = float(self.quirks.get("lose-fin", 0) or 0)
+        return share > 0 and zlib.crc32(f"{sport}-{dport}".encode()) % 10_000 < share * 10_000
+
+    def inbound(self, frame: bytes) -> bytes | None:
+        parsed = tcp_of(frame)
+        if parsed is None:
+            return frame
+        eth, ip, seg = parsed
+        key = (seg.dport, seg.sport)
+        tail = self.tail.get(key)
+        if tail is not None and seg.flags & ACK and seg.ack >= tail[1]:
+            del self.tail[key]
+        if "ignore-bare-shrink" in self.quirks and self._bare_shrink(seg, key):
+            return rebuild(eth, ip, dataclasses.replace(seg, window=self.peer_window[key]))
+        if seg.flags & ACK and not seg.flags & (SYN | RST):
+            self.peer_window[key], self.peer_ack[key] = seg.window, seg.ack
+        return frame
+
+    def _bare_shrink(self, seg: TcpSegment, key: tuple[int, int]) -> bool:
+        """An ACK that acknowledges nothing new and only closes the window."""
+        return (
+            seg.flags == ACK
+            and not seg.payload
+            and seg.window == 0
+            and self.peer_window.get(key, 0) > 0
+            and seg.ack == self.peer_ack.get(key)
+        )
+
+    # -- timers: the tail-loss probe and the coalesced writes ----------------------------
+
+    def tick(self, now: int) -> None:
+        for key, (frame, _end, due) in list(self.tail.items()):
+            if now >= due:
+                del self.tail[key]
+                os.write(self.tap, frame)  # not through outbound(): no new probe for it
+        for handle, (data, due) in list(self.coalescing.items()):
+            if now >= due:
+                del self.coalescing[handle]
+                key = self.handles[handle][1]
+                if key in self.host.connections:
+                    self.host.tcp_send(key, bytes(data), now=now)
+                    self._write_frames(self.host.flush())
+
+    def next_deadline(self) -> int | None:
+        dues = [due for _f, _e, due in self.tail.values()] + [
+            due for _d, due in self.coalescing.values()
+        ]
+        return min(dues) if dues else None
+
+    def op_send(self, r: dict[str, Any]) -> Any:
+        if "coalesce" not in self.quirks or "data" not in r:
+            return super().op_send(r)
+        self._conn(r)
+        handle = int(r["handle"])
+        data, due = self.coalescing.get(handle, (bytearray(), refstack.now_us() + COALESCE_US))
+        data += base64.b64decode(r["data"])
+        self.coalescing[handle] = (data, due)
+        return {"sent": len(base64.b64decode(r["data"]))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--quirk", action="append", default=[])
+    ours, rest = parser.parse_known_args()
+    quirks = dict(q.partition("=")[::2] for q in ours.quirk)
+    refstack.main(rest, lambda *args: QuirkyStack(quirks, *args))
+
+
+if __name__ == "__main__":
+    main()

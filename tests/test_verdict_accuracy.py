@@ -1,0 +1,113 @@
+"""Verdicts on stacks that behave differently from the reference (tests/stacks/quirky.py).
+
+Each case runs the suite tests a behaviour touches against the reference host with that
+behaviour switched on, and asserts every verdict: what the RFCs allow passes, what they
+forbid fails at the level of its keyword, and a scenario the stack never let happen is an
+ERROR, never a PASS or a deviation.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.needs_root
+REPO = Path(__file__).resolve().parent.parent
+QUIRKY = REPO / "tests" / "stacks" / "quirky.py"
+TCP = REPO / "suites" / "tcp"
+
+
+def quirky(*quirks: str) -> str:
+    flags = " ".join(f"--quirk {q}" for q in quirks)
+    return (
+        f"quirky=cmd:{sys.executable} {QUIRKY} {flags} --tap {{tap}} --ip {{ip}}/{{prefix}} "
+        f"--mac {{mac}} --neighbor {{tester_ip}}={{tester_mac}}"
+    )
+
+
+def verdicts(pytester, target: str, *tests: str) -> dict[str, str]:
+    """{test name: verdict} for the given suite tests (FILE::NAME) against ``target``."""
+    out = pytester.path / "verdicts.json"
+    pytester.runpytest_subprocess(
+        *[f"{TCP / test}" for test in tests],
+        f"--target={target}",
+        f"--verdicts={out}",
+        "-p",
+        "no:cacheprovider",
+        timeout=600,
+    )
+    rows = json.loads(out.read_text())
+    return {row["nodeid"].split("::")[-1].split("[")[0]: row["verdict"] for row in rows}
+
+
+def test_ecn_setup_syns_pass_the_handshake_tests(pytester):
+    got = verdicts(pytester, quirky("ecn-syn"), "test_handshake.py")
+    assert set(got.values()) == {"PASS"}, got
+    assert "test_simultaneous_open_completes" in got
+
+
+def test_coalesced_small_writes_are_retried_not_judged(pytester):
+    got = verdicts(
+        pytester,
+        quirky("coalesce"),
+        "test_retransmission.py::test_three_duplicate_acks_draw_the_missing_segment",
+        "test_retransmission.py::test_two_duplicate_acks_do_not_draw_a_retransmission",
+    )
+    assert got == {
+        "test_three_duplicate_acks_draw_the_missing_segment": "PASS",
+        "test_two_duplicate_acks_do_not_draw_a_retransmission": "PASS",
+    }
+
+
+def test_a_hole_fill_acknowledged_in_steps_passes(pytester):
+    got = verdicts(
+        pytester,
+        quirky("stepwise-hole-ack"),
+        "test_acknowledgement.py::test_hole_fill_is_acknowledged_at_once",
+        "test_acknowledgement.py::test_out_of_order_segments_are_kept_for_later",
+        "test_acknowledgement.py::test_reordered_data_is_delivered_in_order",
+    )
+    assert set(got.values()) == {"PASS"}, got
+
+
+def test_ignoring_a_bare_window_shrink_is_warned_and_persist_is_still_reached(pytester):
+    got = verdicts(
+        pytester,
+        quirky("ignore-bare-shrink"),
+        "test_flow_control.py::test_a_bare_ack_updates_the_send_window",
+        "test_flow_control.py::test_zero_window_is_probed",
+        "test_flow_control.py::test_sending_resumes_when_the_window_opens",
+    )
+    assert got == {
+        "test_a_bare_ack_updates_the_send_window": "WARN",
+        "test_zero_window_is_probed": "PASS",
+        "test_sending_resumes_when_the_window_opens": "PASS",
+    }
+
+
+def test_a_tail_loss_probe_is_not_timed_as_an_rto(pytester):
+    got = verdicts(
+        pytester,
+        quirky("tlp"),
+        "test_retransmission.py::test_rto_retransmits_the_earliest_unacknowledged_segment",
+        "test_retransmission.py::test_retransmission_timer_backs_off_exponentially",
+    )
+    assert set(got.values()) == {"PASS"}, got
+
+
+def test_a_stack_that_sends_nothing_never_passes(pytester):
+    """It answers "ok" to the control protocol and never puts a frame on the wire: the
+    handshake test FAILs, and a test that needs a connection is an ERROR, not a PASS or WARN."""
+    got = verdicts(
+        pytester,
+        quirky("silent"),
+        "test_handshake.py::test_syn_ack_acknowledges_isn_plus_one",
+        "test_close.py::test_half_close_lets_data_flow_the_other_way",
+        "test_acknowledgement.py::test_hole_fill_is_acknowledged_at_once",
+    )
+    assert got == {
+        "test_syn_ack_acknowledges_isn_plus_one": "FAIL",
+        "test_half_close_lets_data_flow_the_other_way": "ERROR",
+        "test_hole_fill_is_acknowledged_at_once": "ERROR",
+    }
