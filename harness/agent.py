@@ -96,12 +96,14 @@ class AgentClient:
     ) -> AgentClient:
         return cls(name, sock.fileno(), sock.sendall, lambda: _status(proc))
 
-    def hello(self, timeout: float = 10.0) -> dict[str, Any]:
-        reply = self.request("hello", timeout=timeout)
+    def hello(self, timeout: float = 10.0, grace: float = REPLY_GRACE_S) -> dict[str, Any]:
+        reply = self.request("hello", timeout=timeout, grace=grace)
         self.operations = frozenset(reply.get("ops", OPERATIONS))
         return reply
 
-    def request(self, op: str, *, timeout: float = 5.0, **args: Any) -> dict[str, Any]:
+    def request(
+        self, op: str, *, timeout: float = 5.0, grace: float = REPLY_GRACE_S, **args: Any
+    ) -> dict[str, Any]:
         """Send one request and return its reply; raise on failure.
 
         ``timeout`` is the operation's own limit (sent to the target when the operation
@@ -113,7 +115,7 @@ class AgentClient:
         if op in ("accept", "recv", "send", "connect"):
             message.setdefault("timeout", timeout)
         self._write(message)
-        reply = self._read_reply(op, timeout + REPLY_GRACE_S)
+        reply = self._read_reply(op, timeout + grace)
         if reply.get("ok") is True:
             return reply
         error = str(reply.get("error", "unknown"))

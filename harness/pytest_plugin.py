@@ -21,6 +21,7 @@ from harness.report.ladder import ladder_svg, time_sequence_svg
 from harness.requirements import Requirement
 from harness.signals import install_interrupt_handlers
 from harness.targets import BUILT_IN, DHCP_CLIENTS, DHCP_SERVERS, target_names
+from harness.targets.stack import DEFAULT_START_TIMEOUT_S
 from harness.testbed import TcpCase, TestBed
 from harness.tolerance import Tolerance
 from harness.topology import TARGET_SYSCTLS
@@ -78,6 +79,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "repeatable (e.g. net.ipv4.tcp_ecn=1); shown in the report",
     )
     group.addoption(
+        "--start-timeout",
+        type=float,
+        default=DEFAULT_START_TIMEOUT_S,
+        metavar="S",
+        help="seconds a userspace stack may take from its start to its answer to 'hello' "
+        f"(default {DEFAULT_START_TIMEOUT_S:g}); the measured time is in the report",
+    )
+    group.addoption(
         "--verdicts",
         default=None,
         metavar="FILE",
@@ -101,6 +110,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(VerdictLog(), VERDICT_LOG)
     if config.getoption("repeat") < 1:
         raise pytest.UsageError("--repeat must be at least 1")
+    if not 0 < config.getoption("start_timeout") <= 3600:
+        raise pytest.UsageError("--start-timeout must be between 0 and 3600 seconds")
     config.addinivalue_line(
         "markers",
         "rfc(rfc, section, req=None, level=None): the RFC requirement the test checks "
@@ -168,6 +179,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[TestBed]:
         request.param,
         profile=request.config.getoption("profile"),
         sysctls=sysctl_overrides(request.config),
+        start_timeout=request.config.getoption("start_timeout"),
     )
     try:
         yield bed

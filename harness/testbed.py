@@ -21,14 +21,14 @@ from typing import Any
 from harness import bounds
 from harness.agent import AgentClient, AgentReplyError
 from harness.bounds import Bound
-from harness.errors import ConformanceFailure, HarnessError, ScenarioNotReached
+from harness.errors import ConformanceFailure, HarnessError, ScenarioNotReached, Unsupported
 from harness.impair import Impairment, RelayProcess
 from harness.link import Frame, Link
 from harness.oracle import Oracle
 from harness.peer import TcpPeer
 from harness.targets import TargetSpec, parse_target
 from harness.targets.linux import LinuxTarget
-from harness.targets.stack import StackTarget, ref_command
+from harness.targets.stack import DEFAULT_START_TIMEOUT_S, StackTarget, ref_command
 from harness.tolerance import Tolerance
 from harness.topology import TARGET_SYSCTLS, TesterTarget, create_tester_target
 
@@ -42,12 +42,13 @@ def _now_us() -> int:
 Target = LinuxTarget | StackTarget
 
 
-def make_target(spec: TargetSpec, topology: TesterTarget, profile: str) -> Target:
+def make_target(
+    spec: TargetSpec, topology: TesterTarget, profile: str, start_timeout: float
+) -> Target:
     if spec.kind == "linux":
         return LinuxTarget(topology)
-    if spec.kind == "ref":
-        return StackTarget("ref", ref_command(profile), topology)
-    return StackTarget(spec.name, spec.command, topology)
+    command = ref_command(profile) if spec.kind == "ref" else spec.command
+    return StackTarget(spec.name, command, topology, start_timeout)
 
 
 class TestBed:
@@ -63,6 +64,7 @@ class TestBed:
         relay: dict[str, Impairment] | None = None,
         seed: int = 1,
         sysctls: Mapping[str, str] | None = None,
+        start_timeout: float = DEFAULT_START_TIMEOUT_S,
     ) -> None:
         """``sysctls`` are pinned in the target namespace over the defaults (kernel target)."""
         spec = parse_target(target_name)
@@ -75,7 +77,7 @@ class TestBed:
         self.relay: RelayProcess | None = None
         self._relay_dir: str | None = None
         try:
-            self.target = make_target(spec, self.topology, profile)
+            self.target = make_target(spec, self.topology, profile, start_timeout)
             self.target.start()
             if relay is not None and self.topology.relay_netns:
                 self._relay_dir = tempfile.mkdtemp(prefix="netconform-relay-")
@@ -141,7 +143,8 @@ class TcpCase:
     profile: str = "rfc"  # what the oracle expects the target to behave like
     tolerance: Tolerance = field(default_factory=Tolerance)
     connections: list[TcpConnection] = field(default_factory=list)
-    handles: list[int] = field(default_factory=list)
+    handles: list[int] = field(default_factory=list)  # connections on the target: aborted
+    listeners: list[int] = field(default_factory=list)  # closed
     measurements: list[str] = field(default_factory=list)  # INFO: what was measured
 
     def __repr__(self) -> str:  # short: pytest prints it beside every failing line
@@ -200,8 +203,17 @@ class TcpCase:
         if options:
             request["options"] = options
         handle = int(self.control.request("listen", **request)["handle"])
-        self.handles.append(handle)
+        self.listeners.append(handle)
         return port, handle
+
+    def app_connect(self, ip: str, port: int) -> tuple[int, int]:
+        """The target's application opens a connection (answered at once; the handshake
+        follows on the wire); returns (handle, the target's port). The connection is
+        aborted when the test ends."""
+        reply = self.control.request("connect", ip=ip, port=port)
+        handle = int(reply["handle"])
+        self.handles.append(handle)
+        return handle, int(reply.get("sport", 0))
 
     def connect_to_target(
         self,
@@ -222,7 +234,7 @@ class TcpCase:
                 peer.iss = iss
             peer.connect(mss=mss, options=options)
             handle = int(self.control.request("accept", handle=listener, timeout=2.0)["handle"])
-        return self._track(peer, handle)
+        return self.track(peer, handle)
 
     def set_option(self, conn: TcpConnection, option: str, value: int) -> None:
         """A socket option on the target's side of the connection (nodelay, rcvbuf, ...)."""
@@ -236,12 +248,9 @@ class TcpCase:
         peer = self.peer(target_port=0)
         peer.tester_port = port
         with self.precondition("a connection opened by the target"):
-            reply = self.control.request("connect", ip=self.bed.topology.tester.ip, port=port)
-            peer.target_port = int(reply["sport"])
-            handle = int(reply["handle"])
-            self.handles.append(handle)
+            handle, peer.target_port = self.app_connect(self.bed.topology.tester.ip, port)
             peer.accept(mss=mss)
-        return self._track(peer, handle)
+        return self.track(peer, handle)
 
     def app_read(self, conn: TcpConnection, size: int, timeout: float = 2.0) -> bytes:
         """What the target's application reads: up to ``size`` bytes, waiting for all."""
@@ -265,7 +274,7 @@ class TcpCase:
             conn.peer.oracle.app_shutdown(_now_us())
         self.control.request("shutdown", handle=conn.handle, how="wr")
 
-    def _track(self, peer: TcpPeer, handle: int) -> TcpConnection:
+    def track(self, peer: TcpPeer, handle: int) -> TcpConnection:
         if handle not in self.handles:
             self.handles.append(handle)
         conn = TcpConnection(peer, handle)
@@ -278,19 +287,29 @@ class TcpCase:
         return list(self.bed.link.captured), self.control.transcript[self._transcript_start :]
 
     def finish(self) -> None:
-        """Reset the tester's connections and close the target's handles. A target that
-        fails here (dead, hung, garbled) is marked for a restart before the next test."""
+        """Leave the target with nothing of this test's: reset the tester's connections,
+        abort the target's (a connection still opening would otherwise keep sending SYNs
+        into later tests' captures) and close its listeners. A target that fails here (dead,
+        hung, garbled) is marked for a restart before the next test."""
         for conn in self.connections:
             with contextlib.suppress(OSError):
                 conn.peer.reset()
         if not self.bed.target.alive:
             self.bed.needs_restart = True
             return
-        for handle in reversed(self.handles):
-            try:
-                self.control.request("close", handle=handle, timeout=2.0)
-            except AgentReplyError:
-                continue
-            except HarnessError:
-                self.bed.needs_restart = True
-                return
+        try:
+            for handle in reversed(self.handles):
+                self._end_handle("abort", handle)
+            for handle in reversed(self.listeners):
+                self._end_handle("close", handle)
+        except HarnessError:
+            self.bed.needs_restart = True
+
+    def _end_handle(self, op: str, handle: int) -> None:
+        try:
+            self.control.request(op, handle=handle, timeout=2.0)
+        except Unsupported:
+            if op != "close":
+                self._end_handle("close", handle)
+        except AgentReplyError:
+            pass  # already gone

@@ -59,9 +59,23 @@ def test_stack_that_prints_garbage_is_a_protocol_error(pytester):
 
 
 def test_stack_that_never_answers_times_out(pytester):
-    result = run_suites(pytester, "cmd:sleep 600", "-k", "seq_plus_length and 100")
+    result = run_suites(
+        pytester, "cmd:sleep 600", "-k", "seq_plus_length and 100", "--start-timeout=2"
+    )
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*did not answer 'hello' within 13.0 s*"])
+    result.stdout.fnmatch_lines(["*did not answer 'hello' within 2.0 s*"])
+
+
+def test_stack_that_starts_slowly_is_waited_for_and_its_start_up_time_reported(pytester):
+    """A stack that takes 6 s to come up (address probing, say) is within the default limit;
+    the report's target environment gives the measured start-up time."""
+    slow = f"cmd:sh -c 'sleep 6; exec \"$0\" \"$@\"' {REF[4:]}"
+    results = pytester.path / "allure"
+    result = run_suites(pytester, slow, "-k", "seq_plus_length and 100", f"--alluredir={results}")
+    result.assert_outcomes(passed=1)
+    texts = [p.read_text(errors="replace") for p in results.glob("*-attachment.txt")]
+    environments = [text for text in texts if "start-up time" in text]
+    assert environments and "start-up time = 6." in environments[0]
 
 
 CRASH_ON_FIRST_ACCEPT = """

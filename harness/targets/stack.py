@@ -23,7 +23,7 @@ from harness.targets.base import AgentTarget
 from harness.targets.process import NamespaceProcess
 from harness.topology import GATEWAY_MAC, TesterTarget
 
-CTL_WAIT_S = 10.0
+DEFAULT_START_TIMEOUT_S = 30.0  # room for a stack that probes its address first (RFC 5227)
 
 
 def ref_command(profile: str) -> str:
@@ -36,8 +36,16 @@ def ref_command(profile: str) -> str:
 
 
 class StackTarget(AgentTarget):
-    def __init__(self, name: str, command: str, topology: TesterTarget) -> None:
+    def __init__(
+        self,
+        name: str,
+        command: str,
+        topology: TesterTarget,
+        start_timeout: float = DEFAULT_START_TIMEOUT_S,
+    ) -> None:
         self.name, self.command, self.topology = name, command, topology
+        self.start_timeout = start_timeout
+        self.start_seconds: float | None = None  # how long the last start took
         self.ip, self.mac = topology.target.ip, topology.target.mac
         self.process: NamespaceProcess | None = None
         self._client: AgentClient | None = None
@@ -71,23 +79,28 @@ class StackTarget(AgentTarget):
         return os.path.join(self._ctl_dir, "ctl.sock")
 
     def start(self) -> None:
+        """Start the stack and wait for its answer to ``hello``, at most ``start_timeout``
+        seconds in all (opening the control socket included)."""
         argv = self.argv()
+        began = time.monotonic()
         self.process = NamespaceProcess(self.topology.target.netns, argv)
         try:
             if "{ctl}" in self.command:
-                self._sock = self._connect_ctl()
+                self._sock = self._connect_ctl(began + self.start_timeout)
                 self._client = AgentClient.over_socket(self._sock, self.process.popen, self.name)
             else:
                 self._client = AgentClient.over_process(self.process.popen, self.name)
-            self.hello = self._client.hello()
+            left = max(0.1, began + self.start_timeout - time.monotonic())
+            self.hello = self._client.hello(timeout=left, grace=0.0)
+            self.start_seconds = time.monotonic() - began
         except HarnessError as exc:
             stderr = self.process.stderr_text()
             self.stop()
             raise TargetError(f"{exc}; its stderr: {stderr.strip()[-800:] or '(empty)'}") from exc
 
-    def _connect_ctl(self) -> socket.socket:
+    def _connect_ctl(self, deadline: float) -> socket.socket:
         assert self.process is not None
-        path, deadline = self._ctl_path(), time.monotonic() + CTL_WAIT_S
+        path = self._ctl_path()
         while time.monotonic() < deadline:
             if self.process.popen.poll() is not None:
                 raise TargetError(
@@ -103,11 +116,16 @@ class StackTarget(AgentTarget):
                     sock.close()
             time.sleep(0.02)
         raise TargetError(
-            f"target {self.name} did not open its control socket {{ctl}} within {CTL_WAIT_S:.0f} s"
+            f"target {self.name} did not open its control socket {{ctl}} within its start-up "
+            f"limit of {self.start_timeout:g} s (--start-timeout)"
         )
 
     def environment(self) -> dict[str, str]:
         env = {"target": self.name, "command": " ".join(shlex.quote(a) for a in self.argv())}
+        if self.start_seconds is not None:
+            env["start-up time"] = (
+                f"{self.start_seconds:.3f} s (limit {self.start_timeout:g} s, --start-timeout)"
+            )
         env.update(self.topology.sysctls)
         return env
 

@@ -23,9 +23,8 @@ WATCH_S = 1.5
 def first_move(tcp, destination):
     """What the target puts on the wire to reach ``destination``: ("arp", who), ("frame", mac)
     or ("refused", reason)."""
-    tcp.bed.link.start_capture()
     try:
-        tcp.control.request("connect", ip=destination, port=80)
+        tcp.app_connect(destination, 80)
     except AgentReplyError as exc:
         return "refused", str(exc)
     deadline = time.monotonic() + WATCH_S

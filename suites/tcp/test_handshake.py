@@ -54,9 +54,8 @@ def test_simultaneous_open_completes(tcp):
     port = tcp.bed.next_port()
     peer = tcp.peer(target_port=0)
     peer.tester_port = port
-    reply = tcp.control.request("connect", ip=tcp.bed.topology.tester.ip, port=port)
-    peer.target_port = int(reply["sport"])
-    conn = tcp._track(peer, int(reply["handle"]))
+    handle, peer.target_port = tcp.app_connect(tcp.bed.topology.tester.ip, port)
+    conn = tcp.track(peer, handle)
     peer.expect(flags="S", within=2.0, what="the target's SYN")
     peer.send(flags="S", seq=0, options=[("MSS", 1460)])  # our SYN crosses theirs
     peer.expect(flags="SA", seq=0, ack=1, within=2.0, what="SYN-ACK from SYN-SENT")
