@@ -214,16 +214,22 @@ def cmd_report(_args: argparse.Namespace) -> int:
 
 def cmd_matrix(args: argparse.Namespace) -> int:
     from harness import doctor
-    from harness.matrix import load_stacks, run_matrix
+    from harness.matrix import load_stacks, run_matrix, write_outputs
 
     stacks = load_stacks(args.stacks)
     doctor.require_runtime()
     install_interrupt_handlers()
     extra = args.pytest_args
     results = run_matrix(stacks, args.suite or [str(SUITES_DIR)], args.out, extra)
-    for result in results:
-        note = f"  ({result.note})" if result.note else ""
-        print(f"{result.stack.name:<24} score {result.score:6.1%}{note}")
+    data = write_outputs(results, args.out)
+    for stack in sorted(data["stacks"], key=lambda s: -s["score"]):
+        why = (
+            stack["note"] or stack["crash"].splitlines()[0]
+            if stack["note"] or stack["crash"]
+            else ""
+        )
+        note = f"  ({why[:100]})" if why else ""
+        print(f"{stack['name']:<24} score {stack['score']:6.1%}  {stack['summary']}{note}")
     print(f"netconform: matrix at {(args.out / 'index.html').resolve()}")
     return 0
 

@@ -5,16 +5,22 @@ each in namespaces of its own and under a time limit, then a matrix of stacks x 
     name = "alice"
     cmd = "python3 alice/stack.py --tap {tap} --ip {ip}/{prefix} --mac {mac}"
     timeout = 600          # seconds for the whole run of this stack (default 900)
+    start_timeout = 60     # seconds from start to its answer to hello (default 30)
 
-Writes, under the output folder: one folder per stack (Allure results and report, JUnit XML,
-pcaps) and index.html, matrix.json and matrix.md. A stack that crashes, hangs or runs out of
-time gets ERROR cells; the others go on.
+Only the tests whose subject is the stack run (the TCP and on-link suites; not the subnet
+calculator's or the DHCP daemons'). A stack's score is the requirements it passed over the
+requirements the suites checked: UNSUPPORTED and ERROR count as not passed and are shown
+beside the score, so that an empty template and a stack that crashes at start score 0 %.
+
+Writes, under the output folder: one folder per stack (its page index.html, Allure results
+and report, verdicts.json, JUnit XML, pcaps, pytest log) and index.html, matrix.json and
+matrix.md. A stack that crashes, hangs or runs out of time gets ERROR cells; the others go on.
 """
 
 from __future__ import annotations
 
-import html
 import json
+import math
 import os
 import re
 import signal
@@ -22,24 +28,22 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import verdicts
 from harness.errors import SetupError
+from harness.report.matrix_page import TOPICS, markdown, matrix_html, stack_html
 from harness.topology import remove_leftovers
+from harness.verdicts import PASSING, VERDICTS, TestVerdict, summary
 
 VERDICT_ORDER = ("FAIL", "ERROR", "WARN", "UNSUPPORTED", "INFO", "PASS")  # worst first
-COLOURS = {
-    "PASS": "#2e7d32",
-    "FAIL": "#c62828",
-    "WARN": "#ef6c00",
-    "INFO": "#1565c0",
-    "UNSUPPORTED": "#757575",
-    "ERROR": "#6a1b9a",
-}
-DEFAULT_TIMEOUT_S = 900
+DEFAULT_TIMEOUT_S = 900.0
+DEFAULT_START_TIMEOUT_S = 30.0
+_SLUG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 @dataclass(frozen=True)
@@ -47,31 +51,70 @@ class Stack:
     name: str
     cmd: str
     timeout: float = DEFAULT_TIMEOUT_S
+    start_timeout: float = DEFAULT_START_TIMEOUT_S
 
     @property
     def slug(self) -> str:
-        return re.sub(r"[^A-Za-z0-9_.-]+", "_", self.name) or "stack"
+        """A folder and target name: the name's safe characters, at most 40."""
+        slug = _SLUG_UNSAFE.sub("_", self.name).strip("_.-")[:40]
+        return slug if slug and slug[0].isalnum() else f"stack-{slug}".strip("-")
 
 
 @dataclass
 class StackResult:
     stack: Stack
-    cells: dict[str, str] = field(default_factory=dict)  # requirement -> verdict
-    counts: dict[str, int] = field(default_factory=dict)
-    note: str = ""
+    tests: list[TestVerdict] = field(default_factory=list)
+    note: str = ""  # why the run ended early, or why there are no results
     seconds: float = 0.0
 
     @property
-    def score(self) -> float:
-        tested = [v for v in self.cells.values() if v != "UNSUPPORTED"]
-        return sum(v in ("PASS", "INFO") for v in tested) / len(tested) if tested else 0.0
+    def cells(self) -> dict[str, str]:
+        """Requirement -> the worst verdict among the tests that check it."""
+        cells: dict[str, str] = {}
+        for test in self.tests:
+            key = test.requirement or test.test
+            current = cells.get(key)
+            if current is None or _worse(test.verdict, current):
+                cells[key] = test.verdict
+        return cells
+
+    @property
+    def crash(self) -> str:
+        """The reason most of the stack's tests could not run, when one stands out."""
+        errors = [t.message for t in self.tests if t.verdict == "ERROR" and t.message]
+        if not errors or len(errors) < len(self.tests) / 2:
+            return ""
+        return Counter(errors).most_common(1)[0][0]
+
+    def reasons(self) -> dict[str, str]:
+        """Requirement -> the one-line reason of its worst test (for the cell's tooltip)."""
+        cells, out = self.cells, {}
+        for test in self.tests:
+            key = test.requirement or test.test
+            if test.verdict == cells[key] and key not in out:
+                line = (test.message or test.verdict).strip().splitlines()
+                out[key] = f"{test.test}: {line[0] if line else test.verdict}"[:300]
+        return out
+
+
+def _worse(a: str, b: str) -> bool:
+    order = {v: i for i, v in enumerate(VERDICT_ORDER)}
+    return order.get(a, 0) < order.get(b, 0)
+
+
+# -- the stacks file -------------------------------------------------------------------------
 
 
 def load_stacks(path: Path) -> list[Stack]:
+    """Read and check the stacks file; every problem is one SetupError naming the stack."""
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise SetupError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise SetupError(f"{path} is a directory, not a stacks file") from None
+    except UnicodeDecodeError:
+        raise SetupError(f"{path} is not a text file") from None
     except tomllib.TOMLDecodeError as exc:
         raise SetupError(f"{path} is not valid TOML: {exc}") from None
     entries = data.get("stack")
@@ -79,16 +122,46 @@ def load_stacks(path: Path) -> list[Stack]:
         raise SetupError(f"{path} lists no [[stack]] tables (each with name and cmd)")
     stacks, seen = [], set()
     for i, entry in enumerate(entries, start=1):
-        if not isinstance(entry, dict) or not entry.get("name") or not entry.get("cmd"):
-            raise SetupError(f"{path}: stack #{i} needs a name and a cmd")
-        stack = Stack(
-            str(entry["name"]), str(entry["cmd"]), float(entry.get("timeout", DEFAULT_TIMEOUT_S))
-        )
+        stack = _stack(path, i, entry)
         if stack.slug in seen:
             raise SetupError(f"{path}: two stacks are named {stack.name!r}")
         seen.add(stack.slug)
         stacks.append(stack)
     return stacks
+
+
+def _stack(path: Path, i: int, entry: object) -> Stack:
+    if not isinstance(entry, dict):
+        raise SetupError(f"{path}: stack #{i} is not a table")
+    name, cmd = entry.get("name"), entry.get("cmd")
+    if not isinstance(name, str) or not name.strip():
+        raise SetupError(f"{path}: stack #{i} needs a name (a string)")
+    if not isinstance(cmd, str) or not cmd.strip():
+        raise SetupError(f"{path}: stack {name!r} needs a cmd (a string)")
+    unknown = set(entry) - {"name", "cmd", "timeout", "start_timeout"}
+    if unknown:
+        raise SetupError(f"{path}: stack {name!r} has unknown key(s) {', '.join(sorted(unknown))}")
+    from harness.targets import parse_target
+
+    parse_target(f"cmd:{cmd}")  # placeholders and quoting, before anything runs
+    return Stack(
+        name,
+        cmd,
+        _seconds(path, name, entry, "timeout", DEFAULT_TIMEOUT_S, 7 * 86400),
+        _seconds(path, name, entry, "start_timeout", DEFAULT_START_TIMEOUT_S, 3600),
+    )
+
+
+def _seconds(path: Path, name: str, entry: dict, key: str, default: float, most: float) -> float:
+    value = entry.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise SetupError(f"{path}: stack {name!r}: {key} must be a number of seconds")
+    if not 0 < value <= most:
+        raise SetupError(f"{path}: stack {name!r}: {key} must be above 0 and at most {most:g}")
+    return float(value)
+
+
+# -- running ----------------------------------------------------------------------------------
 
 
 def run_matrix(
@@ -99,9 +172,8 @@ def run_matrix(
     for index, stack in enumerate(stacks):
         _progress(index, len(stacks), f"running {stack.name}")
         results.append(_run_stack(stack, suites, out / stack.slug, list(extra)))
-        _progress(index + 1, len(stacks), f"{stack.name}: score {results[-1].score:.0%}")
+        _progress(index + 1, len(stacks), f"{stack.name}: {summary(results[-1].cells)}")
     print(file=sys.stderr)
-    write_outputs(results, out)
     return results
 
 
@@ -110,20 +182,23 @@ def _progress(done: int, total: int, text: str) -> None:
     filled = int(width * done / total) if total else width
     line = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {text}"
     end = "\r" if sys.stderr.isatty() else "\n"
-    print(f"{line:<90}", end=end, file=sys.stderr, flush=True)
+    print(f"{line:<100}", end=end, file=sys.stderr, flush=True)
 
 
 def _run_stack(stack: Stack, suites: list[str], folder: Path, extra: list[str]) -> StackResult:
     results_dir = folder / "allure-results"
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in results_dir.glob("*") if results_dir.exists() else []:
-        stale.unlink()
+    for stale in [*results_dir.glob("*"), folder / "verdicts.json"]:
+        stale.unlink(missing_ok=True)
     cmd = [
         sys.executable,
         "-m",
         "pytest",
         *suites,
-        f"--target=cmd:{stack.cmd}",
+        f"--target={stack.slug}=cmd:{stack.cmd}",
+        "--target-tests-only",
+        f"--start-timeout={stack.start_timeout:g}",
+        f"--verdicts={folder / 'verdicts.json'}",
         f"--alluredir={results_dir}",
         f"--junitxml={folder / 'junit.xml'}",
         f"--pcap-dir={folder / 'pcaps'}",
@@ -134,33 +209,37 @@ def _run_stack(stack: Stack, suites: list[str], folder: Path, extra: list[str]) 
     ]
     result = StackResult(stack)
     start = time.monotonic()
-    log = (folder / "pytest.log").open("w")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        proc.wait(timeout=stack.timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGTERM)  # the run's own session: its pytest and stack
+    with (folder / "pytest.log").open("w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            proc.wait(timeout=20)
+            proc.wait(timeout=stack.timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        result.note = f"stopped at the time limit of {stack.timeout:g} s"
-    finally:
-        log.close()
-        remove_leftovers()  # a run killed at its limit may not have cleaned up
+            _stop(proc)
+            result.note = f"stopped at the time limit of {stack.timeout:g} s"
+        finally:
+            remove_leftovers()  # a run killed at its limit may not have cleaned up
     result.seconds = time.monotonic() - start
-    result.cells, result.counts = collect_verdicts(results_dir)
-    if not result.cells and not result.note:
+    if (folder / "verdicts.json").exists():
+        result.tests = list(verdicts.read(folder / "verdicts.json").values())
+    if not result.tests and not result.note:
         result.note = f"no results (pytest exit status {proc.returncode}; see pytest.log)"
     _build_report(results_dir, folder / "allure-report", stack.name, result)
     return result
 
 
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)  # the run's own session: its pytest and stack
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def _build_report(results_dir: Path, report_dir: Path, name: str, result: StackResult) -> None:
     from harness.report.allure_report import build_html
 
-    if not result.cells:
+    if not result.tests:
         return
     try:
         build_html(results_dir, report_dir, name=f"netconform: {name}")
@@ -168,125 +247,63 @@ def _build_report(results_dir: Path, report_dir: Path, name: str, result: StackR
         result.note = (result.note + "; " if result.note else "") + f"no HTML report: {exc}"
 
 
-def verdict_of(test: dict[str, Any]) -> str:
-    status = test.get("status")
-    tags = {label.get("value") for label in test.get("labels", []) if label.get("name") == "tag"}
-    if status == "failed":
-        return "FAIL"
-    if status == "broken":
-        return "ERROR"
-    if status == "skipped":
-        return "UNSUPPORTED"
-    if "WARN" in tags:
-        return "WARN"
-    if "INFO" in tags:
-        return "INFO"
-    return "PASS" if status == "passed" else "ERROR"
+# -- outputs ----------------------------------------------------------------------------------
 
 
-def requirement_key(test: dict[str, Any]) -> str:
-    links = test.get("links") or []
-    if links and links[0].get("name"):
-        return str(links[0]["name"])
-    return str(test.get("name", "?"))
+def matrix_data(results: Sequence[StackResult]) -> dict[str, Any]:
+    """Everything the pages show, as JSON-ready data (matrix.json)."""
+    requirements = _requirements(results)
+    keys = [r["key"] for r in requirements]
+    stacks = [_stack_data(result, keys) for result in results]
+    return {"requirements": requirements, "stacks": stacks}
 
 
-def collect_verdicts(results_dir: Path) -> tuple[dict[str, str], dict[str, int]]:
-    cells: dict[str, str] = {}
-    counts = dict.fromkeys(VERDICT_ORDER, 0)
-    for path in sorted(results_dir.glob("*-result.json")) if results_dir.exists() else []:
-        test = json.loads(path.read_text())
-        verdict = verdict_of(test)
-        counts[verdict] += 1
-        key = requirement_key(test)
-        current = cells.get(key)
-        if current is None or VERDICT_ORDER.index(verdict) < VERDICT_ORDER.index(current):
-            cells[key] = verdict
-    return cells, counts
+def _requirements(results: Sequence[StackResult]) -> list[dict[str, str]]:
+    found: dict[str, dict[str, str]] = {}
+    for result in results:
+        for test in result.tests:
+            key = test.requirement or test.test
+            found.setdefault(key, {"key": key, "summary": test.summary, "topic": test.topic})
+    rank = {topic: i for i, topic in enumerate(TOPICS)}
+    return sorted(found.values(), key=lambda r: (rank.get(r["topic"], len(TOPICS)), _natural(r)))
 
 
-def write_outputs(results: list[StackResult], out: Path) -> None:
-    requirements = sorted({key for r in results for key in r.cells}, key=_requirement_sort)
-    data = {
-        "requirements": requirements,
-        "stacks": [
-            {
-                "name": r.stack.name,
-                "score": round(r.score, 4),
-                "counts": r.counts,
-                "note": r.note,
-                "seconds": round(r.seconds, 1),
-                "report": f"{r.stack.slug}/allure-report/index.html",
-                "cells": {
-                    key: r.cells.get(key, "ERROR" if r.note else "UNSUPPORTED")
-                    for key in requirements
-                },
-            }
-            for r in results
-        ],
+def _natural(row: dict[str, str]) -> tuple[str, ...]:
+    return tuple(p.zfill(6) if p.isdigit() else p for p in re.split(r"(\d+)", row["key"]))
+
+
+def _stack_data(result: StackResult, keys: list[str]) -> dict[str, Any]:
+    own = result.cells
+    missing = "ERROR" if result.note else "UNSUPPORTED"  # a run cut short did not reach it
+    cells = {key: own.get(key, missing) for key in keys}
+    counts = {v: sum(1 for c in cells.values() if c == v) for v in VERDICTS}
+    passed = sum(counts[v] for v in PASSING)
+    return {
+        "name": result.stack.name,
+        "slug": result.stack.slug,
+        "score": round(passed / len(keys), 4) if keys else 0.0,
+        "passed": passed,
+        "checked": len(keys),
+        "summary": summary(cells),
+        "counts": counts,
+        "note": result.note,
+        "crash": result.crash,
+        "seconds": round(result.seconds, 1),
+        "report": f"{result.stack.slug}/allure-report/index.html",
+        "page": f"{result.stack.slug}/index.html",
+        "cells": cells,
+        "reasons": result.reasons(),
     }
+
+
+def write_outputs(results: list[StackResult], out: Path) -> dict[str, Any]:
+    """matrix.json, matrix.md, index.html and each stack's page; returns the data."""
+    data = matrix_data(results)
     (out / "matrix.json").write_text(json.dumps(data, indent=2) + "\n")
-    (out / "matrix.md").write_text(_markdown(data))
-    (out / "index.html").write_text(_html(data))
-
-
-def _requirement_sort(key: str) -> tuple[str, ...]:
-    return tuple(part.zfill(6) if part.isdigit() else part for part in re.split(r"(\d+)", key))
-
-
-def _markdown(data: dict[str, Any]) -> str:
-    stacks = data["stacks"]
-    lines = [
-        "| requirement | " + " | ".join(s["name"] for s in stacks) + " |",
-        "|---|" + "---|" * len(stacks),
-    ]
-    for req in data["requirements"]:
-        lines.append(f"| {req} | " + " | ".join(s["cells"][req] for s in stacks) + " |")
-    lines.append("| **score** | " + " | ".join(f"**{s['score']:.0%}**" for s in stacks) + " |")
-    notes = [f"- {s['name']}: {s['note']}" for s in stacks if s["note"]]
-    return "\n".join([*lines, *(["", *notes] if notes else [])]) + "\n"
-
-
-def _html(data: dict[str, Any]) -> str:
-    stacks = data["stacks"]
-    head = "".join(
-        f'<th><a href="{html.escape(s["report"])}">{html.escape(s["name"])}</a></th>'
-        for s in stacks
-    )
-    rows = []
-    for req in data["requirements"]:
-        cells = "".join(
-            f'<td class="v" style="background:{COLOURS[s["cells"][req]]}">'
-            f'<a href="{html.escape(s["report"])}">{s["cells"][req]}</a></td>'
-            for s in stacks
-        )
-        rows.append(f'<tr><th class="req">{html.escape(req)}</th>{cells}</tr>')
-    scores = "".join(f'<td class="score">{s["score"]:.0%}</td>' for s in stacks)
-    notes = "".join(
-        f"<li><b>{html.escape(s['name'])}</b>: {html.escape(s['note'])}</li>"
-        for s in stacks
-        if s["note"]
-    )
-    legend = " ".join(
-        f'<span class="v" style="background:{c}">{v}</span>' for v, c in COLOURS.items()
-    )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>netconform matrix</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; }}
-table {{ border-collapse: collapse; }}
-th, td {{ border: 1px solid #ccc; padding: 4px 8px; }}
-th.req {{ text-align: left; font-weight: normal; }}
-.v {{ color: white; text-align: center; font-size: 12px; padding: 2px 6px; }}
-.v a {{ color: white; text-decoration: none; }}
-td.score {{ font-weight: bold; text-align: center; }}
-</style></head><body>
-<h1>netconform matrix</h1>
-<p>{len(stacks)} stacks &times; {len(data["requirements"])} requirements. Each cell links to
-that stack's Allure report. Legend: {legend}</p>
-<table id="matrix"><thead><tr><th>requirement</th>{head}</tr></thead>
-<tbody>{"".join(rows)}</tbody>
-<tfoot><tr><th class="req">score (requirements passed / tested)</th>{scores}</tr></tfoot></table>
-{f"<ul>{notes}</ul>" if notes else ""}
-</body></html>
-"""
+    (out / "matrix.md").write_text(markdown(data))
+    (out / "index.html").write_text(matrix_html(data))
+    for result, stack in zip(results, data["stacks"], strict=True):
+        folder = out / result.stack.slug
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "index.html").write_text(stack_html(stack, result.tests))
+    return data

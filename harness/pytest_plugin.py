@@ -25,7 +25,13 @@ from harness.targets.stack import DEFAULT_START_TIMEOUT_S
 from harness.testbed import TcpCase, TestBed
 from harness.tolerance import Tolerance
 from harness.topology import TARGET_SYSCTLS
-from harness.verdicts import MESSAGE_KEY, VERDICT_KEY, VerdictLog
+from harness.verdicts import (
+    MESSAGE_KEY,
+    REQUIREMENT_KEY,
+    SUMMARY_KEY,
+    VERDICT_KEY,
+    VerdictLog,
+)
 
 DEFAULT_PCAP_DIR = Path("reports/pcaps")
 TIME_SEQUENCE_MIN_SEGMENTS = 4  # a connection that carried this much data gets a plot
@@ -87,6 +93,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         f"(default {DEFAULT_START_TIMEOUT_S:g}); the measured time is in the report",
     )
     group.addoption(
+        "--target-tests-only",
+        action="store_true",
+        help="run only the tests whose subject is a --target (the TCP and on-link suites), "
+        "not the calculator's or the DHCP daemons' (netconform matrix uses it)",
+    )
+    group.addoption(
         "--verdicts",
         default=None,
         metavar="FILE",
@@ -138,7 +150,15 @@ def sysctl_overrides(config: pytest.Config) -> dict[str, str]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A malformed rfc marker is a collection error, not a silently unlabelled test."""
+    """A malformed rfc marker is a collection error, not a silently unlabelled test. With
+    --target-tests-only, tests that do not exercise a --target are deselected."""
+    if config.getoption("target_tests_only"):
+        about = {id(i) for i in items if "target" in getattr(i, "fixturenames", ())}
+        kept = [item for item in items if id(item) in about]
+        deselected = [item for item in items if id(item) not in about]
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = kept
     for item in items:
         for mark in item.iter_markers("rfc"):
             try:
@@ -278,6 +298,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     req = requirement_of(item)
     if req is not None:
         allure_report.label_test(req, Path(str(item.path)).parent.name.upper())
+        item.user_properties.append((REQUIREMENT_KEY, req.key))
+        item.user_properties.append((SUMMARY_KEY, req.summary))
 
 
 @pytest.hookimpl(wrapper=True)

@@ -65,6 +65,7 @@ class Requirement:
     level: str
     keyword: str = ""  # the sentence's BCP 14 keyword, NO_KEYWORD when it has none
     summary: str = ""
+    key: str = ""  # the catalogue's key, e.g. "RFC 9293 MUST-40"
 
     @property
     def url(self) -> str:

@@ -105,6 +105,12 @@ class TestBed:
     def next_port(self) -> int:
         return next(self._ports)
 
+    @property
+    def has_gateway(self) -> bool:
+        """Whether the target was told its default gateway (a userspace stack learns it
+        only from the {gateway} placeholder of its command line)."""
+        return not isinstance(self.target, StackTarget) or "{gateway}" in self.target.command
+
     def environment(self) -> dict[str, str]:
         return self.target.environment()
 

@@ -9,20 +9,48 @@ terminal summary, ``--verdicts FILE`` (JSON), baselines and matrices.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 VERDICT_KEY = "netconform_verdict"
 MESSAGE_KEY = "netconform_message"
+REQUIREMENT_KEY = "netconform_requirement"  # the catalogue key, e.g. "RFC 9293 MUST-40"
+SUMMARY_KEY = "netconform_summary"  # the requirement in our words
 VERDICTS = ("PASS", "FAIL", "WARN", "INFO", "UNSUPPORTED", "ERROR")
+PASSING = ("PASS", "INFO")  # what a score counts as passed
+COUNTED = ("FAIL", "WARN", "UNSUPPORTED", "ERROR")  # shown beside a score
+
+
+def summary(cells: dict[str, str]) -> str:
+    """'passed 30 of 52 checked; 3 fail, 12 unsupported, 2 error' for requirement cells."""
+    passed = sum(1 for v in cells.values() if v in PASSING)
+    parts = [f"{n} {v.lower()}" for v in COUNTED if (n := sum(1 for c in cells.values() if c == v))]
+    return f"passed {passed} of {len(cells)} checked" + (f"; {', '.join(parts)}" if parts else "")
 
 
 @dataclass
 class TestVerdict:
+    __test__ = False  # not a pytest test class
+
     nodeid: str
     verdict: str
     message: str = ""
+    requirement: str = ""
+    summary: str = ""
+
+    @property
+    def test(self) -> str:
+        """The test's name without its file and parameters."""
+        return self.nodeid.split("::")[-1].split("[")[0]
+
+    @property
+    def topic(self) -> str:
+        """What part of the protocol the test is about: its file's name (test_on_link.py:
+        on-link)."""
+        stem = self.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
+        return stem.removeprefix("test_").replace("_", "-")
 
 
 def verdict_of(report: Any) -> str | None:
@@ -49,9 +77,12 @@ def message_of(report: Any) -> str:
     if report.skipped and isinstance(report.longrepr, tuple):
         return str(report.longrepr[2])
     if report.failed:
-        text = getattr(report, "longreprtext", "") or ""
-        lines = [line for line in text.splitlines() if line.startswith("E ")]
-        return " ".join(line[2:].strip() for line in lines)[:500] or text[-500:]
+        crash = getattr(report.longrepr, "reprcrash", None)
+        text = str(getattr(crash, "message", "") or getattr(report, "longreprtext", ""))
+        # "harness.errors.TargetError: target x ..." -> "target x ..."
+        return re.sub(r"^(\w+\.)*\w+(Error|Failure|Exception|Reached|Interrupted): ", "", text)[
+            :2000
+        ]
     return ""
 
 
@@ -68,7 +99,14 @@ class VerdictLog:
         current = self.verdicts.get(report.nodeid)
         if current is not None and current.verdict != "PASS" and report.when == "teardown":
             return  # a teardown error does not hide the verdict the test body gave
-        self.verdicts[report.nodeid] = TestVerdict(report.nodeid, verdict, message_of(report))
+        props = dict(report.user_properties)
+        self.verdicts[report.nodeid] = TestVerdict(
+            report.nodeid,
+            verdict,
+            message_of(report),
+            str(props.get(REQUIREMENT_KEY, "")),
+            str(props.get(SUMMARY_KEY, "")),
+        )
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -77,4 +115,5 @@ class VerdictLog:
 
 
 def read(path: Path) -> dict[str, TestVerdict]:
-    return {row["nodeid"]: TestVerdict(**row) for row in json.loads(path.read_text())}
+    rows = json.loads(path.read_text())
+    return {row["nodeid"]: TestVerdict(**row) for row in rows}

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from reference_impl.wire.errors import WireError
-from reference_impl.wire.ethernet import ETH_P_IP, Ethernet
+from reference_impl.wire.ethernet import Ethernet
 from reference_impl.wire.ipv4 import PROTO_TCP, IPv4
 from reference_impl.wire.tcp import SYN, TcpSegment
 

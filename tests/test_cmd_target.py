@@ -69,7 +69,7 @@ def test_stack_that_never_answers_times_out(pytester):
 def test_stack_that_starts_slowly_is_waited_for_and_its_start_up_time_reported(pytester):
     """A stack that takes 6 s to come up (address probing, say) is within the default limit;
     the report's target environment gives the measured start-up time."""
-    slow = f"cmd:sh -c 'sleep 6; exec \"$0\" \"$@\"' {REF[4:]}"
+    slow = f'cmd:sh -c \'sleep 6; exec "$0" "$@"\' {REF[4:]}'
     results = pytester.path / "allure"
     result = run_suites(pytester, slow, "-k", "seq_plus_length and 100", f"--alluredir={results}")
     result.assert_outcomes(passed=1)

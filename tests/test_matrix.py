@@ -1,48 +1,46 @@
-"""The matrix: stacks from TOML, verdicts per requirement, worst verdict wins, scores."""
+"""The matrix: stacks from TOML, verdicts per requirement, worst verdict wins, honest scores."""
 
 import json
 
 import pytest
 
 from harness.errors import SetupError
-from harness.matrix import (
-    Stack,
-    StackResult,
-    collect_verdicts,
-    load_stacks,
-    verdict_of,
-    write_outputs,
-)
+from harness.matrix import Stack, StackResult, load_stacks, write_outputs
+from harness.verdicts import TestVerdict
 
 
-def result_file(folder, name, status, link="RFC 9293 §3.4 (MUST)", tags=(), message=""):
-    data = {
-        "name": name,
-        "status": status,
-        "links": [{"name": link, "url": "x"}],
-        "labels": [{"name": "tag", "value": t} for t in tags],
-        "statusDetails": {"message": message},
-    }
-    (folder / f"{name}-result.json").write_text(json.dumps(data))
-
-
-def test_stacks_load_from_toml_with_a_default_time_limit(tmp_path):
+def test_stacks_load_from_toml_with_default_limits(tmp_path):
     path = tmp_path / "s.toml"
     path.write_text(
         '[[stack]]\nname = "a b"\ncmd = "x {tap}"\n\n'
-        '[[stack]]\nname = "c"\ncmd = "y"\ntimeout = 5\n'
+        '[[stack]]\nname = "c"\ncmd = "y"\ntimeout = 5\nstart_timeout = 60\n'
     )
     stacks = load_stacks(path)
-    assert [(s.name, s.slug, s.timeout) for s in stacks] == [("a b", "a_b", 900.0), ("c", "c", 5.0)]
+    assert [(s.name, s.slug, s.timeout, s.start_timeout) for s in stacks] == [
+        ("a b", "a_b", 900.0, 30.0),
+        ("c", "c", 5.0, 60.0),
+    ]
 
 
 @pytest.mark.parametrize(
     ("text", "complaint"),
     [
-        ("[[stack]]\nname = 'a'\n", "needs a name and a cmd"),
+        ("[[stack]]\nname = 'a'\n", "needs a cmd"),
+        ("[[stack]]\ncmd = 'x'\n", "needs a name"),
+        ("[[stack]]\nname = 3\ncmd = 'x'\n", "needs a name"),
+        ("[[stack]]\nname = 'a'\ncmd = 7\n", "needs a cmd"),
         ("stack = 3\n", "no \\[\\[stack\\]\\] tables"),
+        ("stack = [3]\n", "is not a table"),
         ("[[stack\n", "not valid TOML"),
         ("[[stack]]\nname='a'\ncmd='x'\n[[stack]]\nname='a'\ncmd='y'\n", "two stacks are named"),
+        ("[[stack]]\nname='a'\ncmd='x'\ntimeout='soon'\n", "timeout must be a number"),
+        ("[[stack]]\nname='a'\ncmd='x'\ntimeout=-5\n", "timeout must be above 0"),
+        ("[[stack]]\nname='a'\ncmd='x'\ntimeout=nan\n", "timeout must be a number"),
+        ("[[stack]]\nname='a'\ncmd='x'\ntimeout=true\n", "timeout must be a number"),
+        ("[[stack]]\nname='a'\ncmd='x'\nstart_timeout=0\n", "start_timeout must be above 0"),
+        ("[[stack]]\nname='a'\ncmd='x'\ntimout=3\n", "unknown key"),
+        ("[[stack]]\nname='a'\ncmd='x {tapp}'\n", "unknown placeholder"),
+        ("[[stack]]\nname='a'\ncmd='x \"y'\n", "cannot be split"),
     ],
 )
 def test_bad_stack_files_are_one_clear_error(tmp_path, text, complaint):
@@ -52,37 +50,74 @@ def test_bad_stack_files_are_one_clear_error(tmp_path, text, complaint):
         load_stacks(path)
 
 
-def test_missing_stack_file_is_a_clear_error(tmp_path):
+def test_missing_directory_and_binary_stack_files_are_clear_errors(tmp_path):
     with pytest.raises(SetupError, match="no such file"):
         load_stacks(tmp_path / "nope.toml")
+    with pytest.raises(SetupError, match="is a directory"):
+        load_stacks(tmp_path)
+    binary = tmp_path / "b.toml"
+    binary.write_bytes(bytes(range(256)))
+    with pytest.raises(SetupError, match=r"not a text file|not valid TOML"):
+        load_stacks(binary)
 
 
-def test_verdicts_map_allure_statuses_and_tags():
-    assert verdict_of({"status": "failed"}) == "FAIL"
-    assert verdict_of({"status": "broken"}) == "ERROR"
-    assert verdict_of({"status": "skipped"}) == "UNSUPPORTED"
-    assert verdict_of({"status": "passed", "labels": [{"name": "tag", "value": "WARN"}]}) == "WARN"
-    assert verdict_of({"status": "passed"}) == "PASS"
+def verdict(test, verdict, requirement, message=""):
+    return TestVerdict(f"suites/tcp/test_close.py::{test}[x]", verdict, message, requirement, "s")
 
 
-def test_worst_verdict_of_a_requirement_wins(tmp_path):
-    result_file(tmp_path, "a", "passed")
-    result_file(tmp_path, "b", "failed")
-    result_file(tmp_path, "c", "passed", link="RFC 5681 §4.2 (SHOULD)", tags=("WARN",))
-    cells, counts = collect_verdicts(tmp_path)
-    assert cells == {"RFC 9293 §3.4 (MUST)": "FAIL", "RFC 5681 §4.2 (SHOULD)": "WARN"}
-    assert counts["PASS"] == 1 and counts["FAIL"] == 1 and counts["WARN"] == 1
+def test_worst_verdict_of_a_requirement_wins_and_unsupported_is_not_passed():
+    result = StackResult(
+        Stack("s", "x"),
+        [
+            verdict("a", "PASS", "R1"),
+            verdict("b", "FAIL", "R1", "no FIN"),
+            verdict("c", "WARN", "R2"),
+            verdict("d", "INFO", "R3"),
+            verdict("e", "UNSUPPORTED", "R4"),
+            verdict("f", "ERROR", "R5"),
+        ],
+    )
+    assert result.cells == {
+        "R1": "FAIL",
+        "R2": "WARN",
+        "R3": "INFO",
+        "R4": "UNSUPPORTED",
+        "R5": "ERROR",
+    }
+    assert result.reasons()["R1"] == "b: no FIN"
 
 
-def test_outputs_hold_every_stack_and_requirement(tmp_path):
-    good = StackResult(Stack("good", "x"), {"R1": "PASS", "R2": "UNSUPPORTED"})
-    bad = StackResult(Stack("bad", "y"), {"R1": "FAIL"}, note="stopped at the time limit of 5 s")
+def test_an_empty_template_and_a_crashed_stack_score_zero(tmp_path):
+    template = StackResult(
+        Stack("template", "t"),
+        [verdict(f"t{i}", "UNSUPPORTED", f"R{i}") for i in range(9)]
+        + [verdict("rst", "FAIL", "R9", "nothing on the wire")],
+    )
+    crashed = StackResult(
+        Stack("crashed", "c"),
+        [
+            verdict(f"t{i}", "ERROR", f"R{i}", "exited with status 3; its stderr: boom")
+            for i in range(10)
+        ],
+    )
+    good = StackResult(Stack("good", "g"), [verdict(f"t{i}", "PASS", f"R{i}") for i in range(10)])
+    data = write_outputs([template, crashed, good], tmp_path)
+    scores = {s["name"]: (s["score"], s["summary"]) for s in data["stacks"]}
+    assert scores["template"] == (0.0, "passed 0 of 10 checked; 1 fail, 9 unsupported")
+    assert scores["crashed"] == (0.0, "passed 0 of 10 checked; 10 error")
+    assert scores["good"] == (1.0, "passed 10 of 10 checked")
+    assert data["stacks"][1]["crash"].startswith("exited with status 3")
+
+
+def test_outputs_hold_every_stack_requirement_and_a_page_per_stack(tmp_path):
+    good = StackResult(Stack("good", "x"), [verdict("a", "PASS", "R1"), verdict("b", "PASS", "R2")])
+    bad = StackResult(Stack("bad", "y"), [verdict("a", "FAIL", "R1", "late")], note="stopped")
     write_outputs([good, bad], tmp_path)
     data = json.loads((tmp_path / "matrix.json").read_text())
-    assert data["requirements"] == ["R1", "R2"]
-    assert data["stacks"][0]["score"] == 1.0 and data["stacks"][1]["score"] == 0.0
+    assert [r["key"] for r in data["requirements"]] == ["R1", "R2"]
     assert data["stacks"][1]["cells"]["R2"] == "ERROR"  # a run cut short did not reach it
     markdown = (tmp_path / "matrix.md").read_text()
-    assert "| R1 | PASS | FAIL |" in markdown and "bad: stopped at the time limit" in markdown
+    assert "| R1 | PASS | FAIL |" in markdown and "bad: stopped" in markdown
     page = (tmp_path / "index.html").read_text()
-    assert page.count('href="good/allure-report/index.html"') == 3  # header and two cells
+    assert 'title="a: late"' in page and 'href="bad/index.html"' in page
+    assert "good: 100%" in (tmp_path / "good" / "index.html").read_text()

@@ -37,7 +37,13 @@ class Entry:
 
     def requirement(self) -> Requirement:
         return Requirement(
-            self.rfc, self.section, self.id, self.level, self.sentence_keyword, self.summary
+            self.rfc,
+            self.section,
+            self.id,
+            self.level,
+            self.sentence_keyword,
+            self.summary,
+            self.key,
         )
 
 

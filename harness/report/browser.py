@@ -38,12 +38,23 @@ def _chromium(args: list[str], timeout: float = 90.0) -> subprocess.CompletedPro
         )
 
 
+def dom(page: Path, settle_ms: int = 10_000, size: str = "1400,1000") -> str:
+    """The page's DOM after its scripts ran, laid out in a window of ``size`` pixels."""
+    result = _chromium(
+        [
+            f"--virtual-time-budget={settle_ms}",
+            f"--window-size={size}",
+            "--dump-dom",
+            page.resolve().as_uri(),
+        ]
+    )
+    return result.stdout
+
+
 def visible_text(page: Path, settle_ms: int = 10_000) -> list[str]:
     """The page's text after its scripts ran, one entry per text node."""
-    result = _chromium(
-        [f"--virtual-time-budget={settle_ms}", "--dump-dom", page.resolve().as_uri()]
-    )
-    body = result.stdout[result.stdout.find("<body") :]
+    html = dom(page, settle_ms)
+    body = html[html.find("<body") :]
     body = re.sub(r"<(script|style)\b.*?</\1>", "", body, flags=re.S)
     return [line.strip() for line in re.sub(r"<[^>]+>", "\n", body).splitlines() if line.strip()]
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from harness.agent import AgentReplyError
-from harness.errors import ConformanceFailure
+from harness.errors import ConformanceFailure, Unsupported
 from harness.topology import GATEWAY_MAC
 from reference_impl.subnet import on_link
 from reference_impl.wire.arp import REQUEST, Arp
@@ -71,6 +71,8 @@ def test_on_link_destination_is_resolved_not_routed(tcp, host):
     ids=["first-outside", "last-before", "far"],
 )
 def test_off_link_destination_goes_to_the_gateway_mac(tcp, destination):
+    if not tcp.bed.has_gateway:
+        raise Unsupported("the stack's command line has no {gateway}: it was given no gateway")
     assert not on_link(destination, subnet_of(tcp))
     move, detail = first_move(tcp, destination)
     if (move, detail) != ("frame", GATEWAY_MAC):
