@@ -86,7 +86,21 @@ def report(out: list[str]) -> bool:
     out.append(
         f"allure   {'ok  ' + str(ALLURE_BIN) if allure_ok else 'MISSING'}  (Allure 3 HTML report)"
     )
+    if os.geteuid() == 0 and shutil.which("ip"):
+        ok &= _bridge_netfilter(out)
     return ok and allure_ok
+
+
+def _bridge_netfilter(out: list[str]) -> bool:
+    from harness.errors import HarnessError
+    from harness.topology import check_bridge_netfilter
+
+    try:
+        out.append(f"bridge   ok  {check_bridge_netfilter()}")
+        return True
+    except (HarnessError, OSError) as exc:
+        out.append(f"bridge   PROBLEM  {exc}")
+        return False
 
 
 def install() -> None:

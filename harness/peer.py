@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import ConformanceFailure, HarnessError
+from harness.frames import decode_frame
 from harness.link import Frame, Link
 from harness.oracle import Oracle, Prediction
 from harness.report.notes import Note
 from harness.tolerance import Tolerance
-from reference_impl.wire.errors import WireError
-from reference_impl.wire.ethernet import ETH_P_IP, Ethernet
-from reference_impl.wire.ipv4 import PROTO_TCP, IPv4
+from reference_impl.wire.ethernet import Ethernet
+from reference_impl.wire.ipv4 import IPv4
 from reference_impl.wire.seqnum import absolute, relative
 from reference_impl.wire.tcp import ACK, SYN, TcpSegment, flags_text
 
@@ -47,6 +47,20 @@ def judged_flags(flags: str, named: Iterable[str] = ()) -> str:
     """``flags`` without the ECN and reserved letters, unless one of ``named`` uses them."""
     keep = {letter for want in named for letter in want}
     return "".join(f for f in flags if f not in NOT_JUDGED_UNLESS_NAMED or f in keep)
+
+
+class MalformedFrame(ConformanceFailure):
+    """The target sent a frame that does not parse or whose checksum does not verify. Always
+    a FAIL: the sender generates every checksum (RFC 9293 MUST-2) and well-formed headers
+    (RFC 791 3.1), whatever the level of the requirement the test is about."""
+
+    level = "MUST"
+
+    def __init__(self, malformed: str) -> None:
+        super().__init__(
+            f"the target sent a frame the checks cannot use: {malformed}. A sender generates "
+            "every checksum (RFC 9293 MUST-2) and a well-formed IPv4 header (RFC 791 3.1)."
+        )
 
 
 class ExpectationTimeout(ConformanceFailure):
@@ -348,10 +362,24 @@ class TcpPeer:
             frame = self.link.receive(remaining)
             if frame is None:
                 return None
+            self._refuse_malformed(frame)
             seg = self.parse(frame)
             if seg is not None and not seg.from_tester:
                 return seg
         return None
+
+    def _refuse_malformed(self, frame: Frame) -> None:
+        """A frame from the target that the checks cannot use ends the test: no later
+        verdict could rest on what it may have meant."""
+        decoded = decode_frame(frame.data)
+        if not decoded.problem or frame.outgoing:
+            return
+        from_target = (decoded.eth is not None and decoded.eth.src == self.target_mac) or (
+            decoded.ip is not None and decoded.ip.src == self.target_ip
+        )
+        if from_target:
+            self.notes.append(Note("unexpected", frame.ts_ns, decoded.malformed))
+            raise MalformedFrame(decoded.malformed)
 
     def _last_sent_ts(self) -> int:
         """Kernel timestamp of the tester's latest frame on this connection."""
@@ -362,16 +390,10 @@ class TcpPeer:
         return time.time_ns()
 
     def _decode(self, frame: Frame) -> tuple[bool, TcpSegment] | None:
-        """(from the tester?, segment) for a frame of this connection, else None."""
-        try:
-            eth = Ethernet.parse(frame.data)
-            if eth.ethertype != ETH_P_IP:
-                return None
-            packet = IPv4.parse(eth.payload)
-            if packet.proto != PROTO_TCP:
-                return None
-            seg = TcpSegment.parse(packet.payload)
-        except WireError:
+        """(from the tester?, segment) for a well-formed frame of this connection, else None."""
+        decoded = decode_frame(frame.data)
+        packet, seg = decoded.ip, decoded.tcp
+        if decoded.problem or packet is None or seg is None:
             return None
         key = (packet.src, seg.sport, packet.dst, seg.dport)
         if key == (self.tester_ip, self.tester_port, self.target_ip, self.target_port):

@@ -249,7 +249,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     finally:
         case = item.stash.get(CASE_KEY, None)
         if case is not None:
-            _attach_case(item, case)
+            allure_report.safely("evidence", lambda: _attach_case(item, case))
         if isinstance(failure, ConformanceFailure):
             _attach_expected_vs_actual(item, failure)
 
@@ -271,8 +271,12 @@ def _attach_case(item: pytest.Item, case: TcpCase) -> None:
     info = [line for conn in case.connections for line in conn.peer.info]
     if info:
         record_info(item, "\n".join(info))
-    if case.bed.link.overflow:
-        allure_report.attach_text("capture", f"{case.bed.link.overflow} frames not stored (flood)")
+    link = case.bed.link
+    if link.overflow or link.flood_rate:
+        flood = f"; a flood of {link.flood_rate} frames/s" if link.flood_rate else ""
+        allure_report.attach_text(
+            "capture", f"{link.overflow} frames counted but not kept (the per-test cap){flood}"
+        )
     allure_report.attach_environment(case.bed.environment())
 
 
@@ -307,30 +311,48 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]
     """Map exceptions to verdicts: a broken SHOULD is WARN (a pass) unless --strict; a
     missing target operation is UNSUPPORTED (a skip with the reason); a subject the RFC lets
     be absent is INFO. A scenario that was not reached (ScenarioNotReached) is a harness
-    error and stays one: ERROR, whatever the requirement's level."""
+    error and stays one: ERROR, whatever the requirement's level; so is a flood from the
+    target, which voids whatever the test concluded."""
     try:
-        return (yield)
+        outcome = yield
     except NotObserved as exc:
+        _check_flood(pyfuncitem)
         pyfuncitem.user_properties.append((VERDICT_KEY, "INFO"))
         pyfuncitem.user_properties.append((MESSAGE_KEY, str(exc)))
         record_info(pyfuncitem, f"INFO: {exc}")
         return True
     except ConformanceFailure as exc:
-        req = requirement_of(pyfuncitem)
-        pyfuncitem.user_properties.append((MESSAGE_KEY, str(exc)))
-        if req is not None and req.level == "MAY":
-            # An optional behaviour the target does not have: recorded, never a deviation.
-            pyfuncitem.user_properties.append((VERDICT_KEY, "INFO"))
-            record_info(pyfuncitem, f"INFO ({req.title} is optional): {exc}")
-            return True
-        if req is None or req.strict or pyfuncitem.config.getoption("strict"):
-            pyfuncitem.user_properties.append((VERDICT_KEY, "FAIL"))
-            raise
-        _record_warn(pyfuncitem, req, exc)
-        return True
+        _check_flood(pyfuncitem)
+        return _deviation(pyfuncitem, exc)
     except Unsupported as exc:
         pyfuncitem.user_properties.append((VERDICT_KEY, "UNSUPPORTED"))
         pytest.skip(f"UNSUPPORTED: {exc}")
+    _check_flood(pyfuncitem)
+    return outcome
+
+
+def _check_flood(item: pytest.Item) -> None:
+    case = item.stash.get(CASE_KEY, None)
+    if case is not None:
+        case.bed.link.drain()
+        case.bed.link.check_flood()
+
+
+def _deviation(item: pytest.Item, exc: ConformanceFailure) -> bool:
+    """FAIL (raised again), WARN or INFO for a deviation, by the requirement's level."""
+    req = requirement_of(item)
+    item.user_properties.append((MESSAGE_KEY, str(exc)))
+    must = getattr(exc, "level", None) == "MUST"  # a failure that is a MUST whatever the test
+    if req is not None and req.level == "MAY" and not must:
+        # An optional behaviour the target does not have: recorded, never a deviation.
+        item.user_properties.append((VERDICT_KEY, "INFO"))
+        record_info(item, f"INFO ({req.title} is optional): {exc}")
+        return True
+    if req is None or must or req.strict or item.config.getoption("strict"):
+        item.user_properties.append((VERDICT_KEY, "FAIL"))
+        raise exc
+    _record_warn(item, req, exc)
+    return True
 
 
 @pytest.hookimpl(wrapper=True)

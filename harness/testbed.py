@@ -297,6 +297,11 @@ class TcpCase:
         abort the target's (a connection still opening would otherwise keep sending SYNs
         into later tests' captures) and close its listeners. A target that fails here (dead,
         hung, garbled) is marked for a restart before the next test."""
+        if self.bed.link.flood_rate:  # stop it now; the next test starts it afresh
+            self.bed.needs_restart = True
+            with contextlib.suppress(HarnessError, OSError):
+                self.bed.target.stop()
+            return
         for conn in self.connections:
             with contextlib.suppress(OSError):
                 conn.peer.reset()

@@ -87,6 +87,14 @@ GATEWAY_MAC = "02:6e:63:00:00:fe"
 GATEWAY_HOST = 254  # the gateway's host number in the subnet
 # A userspace stack's namespace: only quiet the link; the kernel there has no address.
 TAP_TARGET_SYSCTLS = TESTER_SYSCTLS
+# With br_netfilter loaded, a bridge passes every frame through iptables, which silently drops
+# a frame with a bad IPv4 header (checksum, length, version): a student's malformed frame
+# would never reach the tester. Set to 0 in every namespace of ours, where they exist.
+BRIDGE_NETFILTER_SYSCTLS = {
+    "net.bridge.bridge-nf-call-iptables": "0",
+    "net.bridge.bridge-nf-call-ip6tables": "0",
+    "net.bridge.bridge-nf-call-arptables": "0",
+}
 
 
 @dataclass(frozen=True)
@@ -172,7 +180,7 @@ def create_tester_target(
             netns.create(name)
             made.append(name)
             # Set before the veth exists so that IPv6 never comes up on it.
-            write_sysctls(name, sysctls)
+            write_sysctls(name, {**sysctls, **bridge_netfilter_off()})
         if relay_ns:
             tester_mac, _ = _make_veth(tester_ns, "nc-tester", relay_ns, "nc-ra")
             _, target_mac = _make_veth(relay_ns, "nc-rb", target_ns, "nc-target")
@@ -286,7 +294,7 @@ def add_squatter(topo: TesterTarget, ip: str) -> str:
     name = topo.tester.netns.removesuffix("-tester") + "-squatter"
     netns.create(name)
     topo.squatter_netns = name
-    write_sysctls(name, TESTER_SYSCTLS)
+    write_sysctls(name, {**TESTER_SYSCTLS, **bridge_netfilter_off()})
     with NetNS(topo.tester.netns) as ns:
         parent = ns.link_lookup(ifname=topo.tester.ifname)[0]
         ns.link("add", ifname="nc-squat", kind="macvlan", link=parent, macvlan_mode="bridge")
@@ -326,6 +334,33 @@ def inside(netns_name: str) -> Iterator[None]:
 
 def _sysctl_path(name: str) -> str:
     return "/proc/sys/" + name.replace(".", "/")
+
+
+def bridge_netfilter_off() -> dict[str, str]:
+    """The bridge-netfilter sysctls to zero: all of them when br_netfilter is loaded (a new
+    namespace inherits 1), none when it is not (frames then never meet netfilter)."""
+    if not os.path.exists(_sysctl_path("net.bridge.bridge-nf-call-iptables")):
+        return {}
+    return dict(BRIDGE_NETFILTER_SYSCTLS)
+
+
+def check_bridge_netfilter() -> str:
+    """For ``netconform doctor``: whether frames on our bridges can meet netfilter, checked in
+    a namespace made for the purpose (and removed)."""
+    wanted = bridge_netfilter_off()
+    if not wanted:
+        return "br_netfilter not loaded: frames on bridges never meet netfilter"
+    with _LOCK:
+        name = _run_name("tester", next(_COUNTER))
+    netns.create(name)
+    try:
+        write_sysctls(name, wanted)
+        values = read_sysctls(name, list(wanted))
+    finally:
+        remove_namespace(name)
+    if any(v != "0" for v in values.values()):
+        raise TopologyError(f"bridge netfilter could not be turned off in a namespace: {values}")
+    return "br_netfilter loaded; turned off in every netconform namespace (checked)"
 
 
 def write_sysctls(netns_name: str, values: Mapping[str, str]) -> None:

@@ -155,7 +155,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     finally:
         case = item.stash.get(CASE_KEY, None)
         if case is not None:
-            attach_dhcp_evidence(item, case)
+            allure_report.safely("evidence", lambda: attach_dhcp_evidence(item, case))
 
 
 def attach_dhcp_evidence(item: pytest.Item, case: DhcpCase) -> None:

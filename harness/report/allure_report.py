@@ -7,7 +7,7 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,15 @@ def safe_name(nodeid: str) -> str:
     return f"{name[: MAX_NAME - 13]}-{digest}"
 
 
+def safely(what: str, build: Callable[[], object]) -> None:
+    """Build one piece of evidence; a failure is attached as text, never raised: evidence
+    must not change a test's verdict."""
+    try:
+        build()
+    except Exception as exc:
+        attach_text(f"{what} (not built)", f"could not build {what}: {type(exc).__name__}: {exc}")
+
+
 def attach_evidence(
     nodeid: str,
     frames: Sequence[Frame],
@@ -56,33 +65,47 @@ def attach_evidence(
 ) -> Path:
     """Attach the pcap, a readable packet list and the control transcript; return the pcap."""
     pcap = pcap_dir / f"{safe_name(nodeid)}.pcap"
-    write_pcap(pcap, frames)
-    allure.attach(packet_list(frames), name="packets", attachment_type=allure.attachment_type.TEXT)
-    allure.attach.file(str(pcap), name="capture.pcap", extension="pcap")
-    decode = tshark_decode(pcap)
-    if decode:
-        allure.attach(decode, name="decode (tshark)", attachment_type=allure.attachment_type.TEXT)
+    safely("capture.pcap", lambda: _attach_pcap(pcap, frames))
+    safely("packets", lambda: attach_text("packets", packet_list(frames)))
     if transcript:
-        allure.attach(
-            "\n".join(transcript),
-            name=transcript_name,
-            attachment_type=allure.attachment_type.TEXT,
-        )
+        safely(transcript_name, lambda: attach_text(transcript_name, "\n".join(transcript)))
     return pcap
 
 
-def tshark_decode(pcap: Path, limit: int = 200_000) -> str | None:
-    """Wireshark's full decode of a capture, when tshark is installed."""
+def _attach_pcap(pcap: Path, frames: Sequence[Frame]) -> None:
+    write_pcap(pcap, frames)
+    allure.attach.file(str(pcap), name="capture.pcap", extension="pcap")
+    decode = tshark_decode(pcap)
+    if decode:
+        attach_text("decode (tshark)", decode)
+
+
+TSHARK_FRAMES = 300  # the first frames of a capture get Wireshark's full decode
+TSHARK_CHARS = 400_000
+TSHARK_TIMEOUT_S = 30
+
+
+def tshark_decode(pcap: Path) -> str | None:
+    """Wireshark's full decode of a capture's first frames, when tshark is installed."""
     if shutil.which("tshark") is None:
         return None
-    result = subprocess.run(
-        ["tshark", "-n", "-r", str(pcap), "-V"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    return result.stdout[:limit] if result.returncode == 0 else None
+    try:
+        result = subprocess.run(
+            ["tshark", "-n", "-r", str(pcap), "-V", "-c", str(TSHARK_FRAMES)],
+            capture_output=True,
+            text=True,
+            errors="replace",
+            check=False,
+            timeout=TSHARK_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired:
+        return f"(tshark did not finish within {TSHARK_TIMEOUT_S} s)"
+    if result.returncode != 0:
+        return None
+    text = result.stdout[:TSHARK_CHARS]
+    if len(result.stdout) > TSHARK_CHARS:
+        text += f"\n... cut at {TSHARK_CHARS} characters"
+    return text + f"\n(the first {TSHARK_FRAMES} frames at most; capture.pcap has them all)\n"
 
 
 def attach_svg(name: str, svg: str) -> None:

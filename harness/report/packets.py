@@ -1,23 +1,27 @@
-"""A packet list a person can read: one line per frame, relative numbers, kernel times."""
+"""A packet list a person can read: one line per frame, relative numbers, kernel times.
+
+Frames are decoded by the reference codec (harness.frames), the same view the checks use: a
+frame the checks could not use is marked ``MALFORMED (layer.field: reason)`` here too, never
+shown as an ordinary segment. Long captures are cut at MAX_LINES lines (a flood is counted,
+not listed).
+"""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
+from harness.frames import Decoded, decode_frame
 from harness.link import Frame
+from reference_impl.wire.arp import REQUEST
 from reference_impl.wire.seqnum import relative
 from reference_impl.wire.tcp import flags_text
 
-logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
-from scapy.layers.inet import IP, TCP  # noqa: E402
-from scapy.layers.l2 import Ether  # noqa: E402
-
 Flow = tuple[str, int, str, int]
+MAX_LINES = 3000
 
 
-def packet_list(frames: Sequence[Frame]) -> str:
-    """Render frames as lines: time since the first frame, direction, TCP fields.
+def packet_list(frames: Sequence[Frame], max_lines: int = MAX_LINES) -> str:
+    """Render frames as lines: time since the first frame, direction, summary.
 
     Sequence and acknowledgement numbers are relative to each side's first SYN (or first
     segment) in the capture, as Wireshark shows them.
@@ -27,38 +31,57 @@ def packet_list(frames: Sequence[Frame]) -> str:
     t0 = frames[0].ts_ns
     origins: dict[Flow, int] = {}
     lines = [f"{'time':>11}  {'from':<6}  summary"]
-    for frame in frames:
+    for frame in frames[:max_lines]:
         sender = "tester" if frame.outgoing else "target"
-        lines.append(f"{(frame.ts_ns - t0) / 1e6:>9.3f}ms  {sender:<6}  {_summary(frame, origins)}")
+        summary = _summary(decode_frame(frame.data), len(frame.data), origins)
+        lines.append(f"{(frame.ts_ns - t0) / 1e6:>9.3f}ms  {sender:<6}  {summary}")
+    if len(frames) > max_lines:
+        lines.append(f"... {len(frames) - max_lines} more frames (see capture.pcap)")
     return "\n".join(lines) + "\n"
 
 
-def _summary(frame: Frame, origins: dict[Flow, int]) -> str:
-    try:
-        pkt = Ether(frame.data)
-    except Exception as exc:  # a malformed frame is shown, never fatal
-        return f"undecodable frame ({len(frame.data)} bytes): {exc}"
-    if IP not in pkt or TCP not in pkt:
-        return str(pkt.summary())
-    ip, tcp = pkt[IP], pkt[TCP]
+def _summary(frame: Decoded, size: int, origins: dict[Flow, int]) -> str:
+    if frame.eth is None:
+        return f"{frame.malformed} ({size} bytes)"
+    if frame.arp is not None:
+        arp = frame.arp
+        if arp.op == REQUEST:
+            return f"ARP who has {arp.target_ip}? tell {arp.sender_ip} ({arp.sender_mac})"
+        return f"ARP {arp.sender_ip} is at {arp.sender_mac}"
+    if frame.ip is None:
+        what = frame.malformed or f"ethertype 0x{frame.eth.ethertype:04x}"
+        return f"{frame.eth.src} > {frame.eth.dst} {what} ({size} bytes)"
+    ip = frame.ip
+    if frame.tcp is not None and not frame.problem:
+        return _tcp_line(frame, origins)
+    if frame.udp is not None and not frame.problem:
+        udp = frame.udp
+        return f"{ip.src}:{udp.sport} > {ip.dst}:{udp.dport} UDP len={len(udp.payload)}"
+    what = frame.malformed or f"IP protocol {ip.proto}"
+    return f"{ip.src} > {ip.dst} {what} ({size} bytes)"
+
+
+def _tcp_line(frame: Decoded, origins: dict[Flow, int]) -> str:
+    ip, tcp = frame.ip, frame.tcp
+    assert ip is not None and tcp is not None
     flow: Flow = (ip.src, tcp.sport, ip.dst, tcp.dport)
     back: Flow = (ip.dst, tcp.dport, ip.src, tcp.sport)
-    flags = flags_text(int(tcp.flags)).replace(".", "")
+    flags = flags_text(tcp.flags).replace(".", "")
     origins.setdefault(flow, tcp.seq)
     if "S" in flags:
         origins[flow] = tcp.seq
-    seq = relative(tcp.seq, origins[flow])
-    text = f"{ip.src}:{tcp.sport} > {ip.dst}:{tcp.dport} [{flags or '.'}] seq={seq}"
+    text = f"{ip.src}:{tcp.sport} > {ip.dst}:{tcp.dport} [{flags or '.'}] "
+    text += f"seq={relative(tcp.seq, origins[flow])}"
     if "A" in flags:
         ack = relative(tcp.ack, origins[back]) if back in origins else tcp.ack
         text += f" ack={ack}"
-    text += f" win={tcp.window} len={len(bytes(tcp.payload))}"
+    text += f" win={tcp.window} len={len(tcp.payload)}"
     if tcp.options:
-        text += " <" + ",".join(_option(k, v) for k, v in tcp.options) + ">"
+        text += " <" + ",".join(_option(o) for o in tcp.options) + ">"
     return text
 
 
-def _option(kind: object, value: object) -> str:
-    if value in (None, b""):
-        return str(kind)
-    return f"{kind} {value}"
+def _option(option: object) -> str:
+    name = type(option).__name__
+    values = [str(getattr(option, f)) for f in getattr(option, "__dataclass_fields__", {})]
+    return f"{name} {' '.join(values)}" if values else name

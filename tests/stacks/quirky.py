@@ -12,6 +12,9 @@ allowed by the RFCs, some are not):
   tlp                 40 ms after a flight's last data segment, that segment is sent again
   silent              says "ok" to the control protocol, never puts a frame on the wire
   lose-fin=P          for a share P of connections (chosen by port), no FIN is ever sent
+  malformed=KIND      every TCP frame leaves broken as tests/stacks/malform.py says
+  flood               broadcasts junk frames as fast as the TAP device takes them
+  leak=MB             holds MB more megabytes of memory every second
 """
 
 from __future__ import annotations
@@ -23,13 +26,18 @@ import os
 import zlib
 from typing import Any
 
+from malform import malform  # run as a script: this folder is on sys.path
+
 from harness.targets import refstack
 from reference_impl.wire.ethernet import ETH_P_IP, Ethernet
 from reference_impl.wire.ipv4 import PROTO_TCP, IPv4
 from reference_impl.wire.tcp import ACK, CWR, ECE, FIN, RST, SYN, TcpSegment
 
 MS = 1000
+S = 1000 * MS
 COALESCE_US = 30 * MS
+FLOOD_FRAME = b"\xff" * 6 + b"\x02\x6e\x63\x00\x00\x02" + b"\x88\xb5" + bytes(1386)
+FLOOD_BURST = 500
 TLP_US = 40 * MS
 STEP = 200
 
@@ -58,6 +66,8 @@ class QuirkyStack(refstack.RefStack):
         self.peer_ack: dict[tuple[int, int], int] = {}
         self.coalescing: dict[Any, tuple[bytearray, int]] = {}
         self.tail: dict[tuple[int, int], tuple[bytes, int, int]] = {}  # frame, end, due
+        self.hoard: list[bytes] = []  # the leak
+        self.next_leak = 0
 
     # -- the wire ------------------------------------------------------------------------
 
@@ -68,6 +78,8 @@ class QuirkyStack(refstack.RefStack):
         for frame in frames:
             parsed = tcp_of(frame)
             out += [frame] if parsed is None else self._out_segment(frame, *parsed)
+        if "malformed" in self.quirks:
+            out = [malform(f, self.quirks["malformed"]) if tcp_of(f) else f for f in out]
         return out
 
     def _out_segment(self, frame: bytes, eth: Ethernet, ip: IPv4, seg: TcpSegment) -> list[bytes]:
@@ -128,6 +140,11 @@ class QuirkyStack(refstack.RefStack):
     # -- timers: the tail-loss probe and the coalesced writes ----------------------------
 
     def tick(self, now: int) -> None:
+        if "flood" in self.quirks:
+            self._flood()
+        if "leak" in self.quirks and now >= self.next_leak:
+            self.hoard.append(bytes(int(float(self.quirks["leak"]) * 1e6)) + b"x")
+            self.next_leak = now + S
         for key, (frame, _end, due) in list(self.tail.items()):
             if now >= due:
                 del self.tail[key]
@@ -140,7 +157,18 @@ class QuirkyStack(refstack.RefStack):
                     self.host.tcp_send(key, bytes(data), now=now)
                     self._write_frames(self.host.flush())
 
+    def _flood(self) -> None:
+        for _ in range(FLOOD_BURST):
+            try:
+                os.write(self.tap, FLOOD_FRAME)
+            except OSError:
+                return  # the TAP queue is full: try again next turn
+
     def next_deadline(self) -> int | None:
+        if "flood" in self.quirks:
+            return refstack.now_us()
+        if "leak" in self.quirks:
+            return self.next_leak
         dues = [due for _f, _e, due in self.tail.values()] + [
             due for _d, due in self.coalescing.values()
         ]
