@@ -80,7 +80,10 @@ class AgentClient:
         self._buffer = b""
 
     @classmethod
-    def over_process(cls, proc: subprocess.Popen[bytes], name: str) -> AgentClient:
+    def over_process(
+        cls, proc: subprocess.Popen[bytes], name: str, status: Callable[[], str] | None = None
+    ) -> AgentClient:
+        """``status`` says how the process ended (default: its exit status)."""
         assert proc.stdin is not None and proc.stdout is not None
         stdin = proc.stdin
 
@@ -88,13 +91,17 @@ class AgentClient:
             stdin.write(data)
             stdin.flush()
 
-        return cls(name, proc.stdout.fileno(), write, lambda: _status(proc))
+        return cls(name, proc.stdout.fileno(), write, status or (lambda: _status(proc)))
 
     @classmethod
     def over_socket(
-        cls, sock: socket.socket, proc: subprocess.Popen[bytes], name: str
+        cls,
+        sock: socket.socket,
+        proc: subprocess.Popen[bytes],
+        name: str,
+        status: Callable[[], str] | None = None,
     ) -> AgentClient:
-        return cls(name, sock.fileno(), sock.sendall, lambda: _status(proc))
+        return cls(name, sock.fileno(), sock.sendall, status or (lambda: _status(proc)))
 
     def hello(self, timeout: float = 10.0, grace: float = REPLY_GRACE_S) -> dict[str, Any]:
         reply = self.request("hello", timeout=timeout, grace=grace)
@@ -169,6 +176,10 @@ class AgentClient:
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line.strip()
+
+
+def process_status(proc: subprocess.Popen[bytes]) -> str:
+    return _status(proc)
 
 
 def _status(proc: subprocess.Popen[bytes]) -> str:

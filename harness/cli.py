@@ -141,12 +141,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     import pytest
 
-    from harness.topology import remove_leftovers
+    from harness.leftovers import remove_dead_runs
 
     install_interrupt_handlers()
-    removed = remove_leftovers()
+    removed = remove_dead_runs()
     if removed:
-        print(f"netconform: removed {len(removed)} namespace(s) left by killed runs")
+        print(f"netconform: removed {len(removed)} leftover(s) of killed runs")
     _clear(RESULTS_DIR)
     extra = args.pytest_args
     dhcp_args = [f"--dhcp-server={n}" for n in args.dhcp_server or []]

@@ -12,7 +12,6 @@ import base64
 import hashlib
 import shutil
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,6 +33,7 @@ from harness.topology import (
     create_tester_target,
     write_sysctls,
 )
+from harness.workdirs import make_workdir
 
 CHUNK = 1 << 20
 PORT = 5001
@@ -130,7 +130,7 @@ def reference_and_kernel(
         started.append(stack.stop)
         relay_process = None
         if relay is not None and topo.relay_netns:
-            log_dir = tempfile.mkdtemp(prefix="netconform-relay-")
+            log_dir = str(make_workdir("relay"))
             relay_process = RelayProcess(topo.relay_netns, seed, relay, f"{log_dir}/relay.jsonl")
             started.append(relay_process.stop)
             started.append(lambda: shutil.rmtree(log_dir, ignore_errors=True))

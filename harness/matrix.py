@@ -36,8 +36,8 @@ from typing import Any
 
 from harness import verdicts
 from harness.errors import SetupError
+from harness.leftovers import remove_dead_runs
 from harness.report.matrix_page import TOPICS, markdown, matrix_html, stack_html
-from harness.topology import remove_leftovers
 from harness.verdicts import PASSING, VERDICTS, TestVerdict, summary
 
 VERDICT_ORDER = ("FAIL", "ERROR", "WARN", "UNSUPPORTED", "INFO", "PASS")  # worst first
@@ -217,7 +217,7 @@ def _run_stack(stack: Stack, suites: list[str], folder: Path, extra: list[str]) 
             _stop(proc)
             result.note = f"stopped at the time limit of {stack.timeout:g} s"
         finally:
-            remove_leftovers()  # a run killed at its limit may not have cleaned up
+            remove_dead_runs()  # a run killed at its limit may not have cleaned up
     result.seconds = time.monotonic() - start
     if (folder / "verdicts.json").exists():
         result.tests = list(verdicts.read(folder / "verdicts.json").values())

@@ -3,6 +3,7 @@ the work lives in harness.testbed, harness.peer and harness.report."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -13,8 +14,16 @@ from typing import Any
 import pytest
 
 from harness import catalogue
+from harness.cgroups import Limits
 from harness.doctor import require_runtime
-from harness.errors import ConformanceFailure, NotObserved, SetupError, Unsupported
+from harness.errors import (
+    ConformanceFailure,
+    NotObserved,
+    SetupError,
+    TargetError,
+    Unsupported,
+)
+from harness.leftovers import remove_dead_runs
 from harness.oracle import ORACLE_PROFILES
 from harness.report import allure_report
 from harness.report.ladder import ladder_svg, time_sequence_svg
@@ -93,6 +102,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         f"(default {DEFAULT_START_TIMEOUT_S:g}); the measured time is in the report",
     )
     group.addoption(
+        "--target-memory",
+        type=int,
+        default=Limits.memory_mb,
+        metavar="MB",
+        help="memory limit of a userspace stack or DHCP daemon, in its own cgroup "
+        f"(default {Limits.memory_mb}); a target that hits it is an ERROR saying so",
+    )
+    group.addoption(
+        "--target-cpus",
+        type=float,
+        default=Limits.cpus,
+        metavar="N",
+        help=f"CPU limit of a userspace stack or DHCP daemon (default {Limits.cpus:g})",
+    )
+    group.addoption(
         "--target-tests-only",
         action="store_true",
         help="run only the tests whose subject is a --target (the TCP and on-link suites), "
@@ -119,11 +143,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     install_interrupt_handlers()
+    if not hasattr(config, "workerinput"):  # xdist workers are children of a live run
+        remove_dead_runs()
     config.pluginmanager.register(VerdictLog(), VERDICT_LOG)
     if config.getoption("repeat") < 1:
         raise pytest.UsageError("--repeat must be at least 1")
     if not 0 < config.getoption("start_timeout") <= 3600:
         raise pytest.UsageError("--start-timeout must be between 0 and 3600 seconds")
+    target_limits(config)
     config.addinivalue_line(
         "markers",
         "rfc(rfc, section, req=None, level=None): the RFC requirement the test checks "
@@ -134,6 +161,15 @@ def pytest_configure(config: pytest.Config) -> None:
     except SetupError as exc:
         raise pytest.UsageError(str(exc)) from None
     sysctl_overrides(config)
+
+
+def target_limits(config: pytest.Config) -> Limits:
+    memory, cpus = config.getoption("target_memory"), config.getoption("target_cpus")
+    if not 16 <= memory <= 1 << 20:
+        raise pytest.UsageError("--target-memory must be between 16 and 1048576 MB")
+    if not (math.isfinite(cpus) and 0.05 <= cpus <= 1024):
+        raise pytest.UsageError("--target-cpus must be between 0.05 and 1024")
+    return Limits(memory, cpus)
 
 
 def sysctl_overrides(config: pytest.Config) -> dict[str, str]:
@@ -200,6 +236,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[TestBed]:
         profile=request.config.getoption("profile"),
         sysctls=sysctl_overrides(request.config),
         start_timeout=request.config.getoption("start_timeout"),
+        limits=target_limits(request.config),
     )
     try:
         yield bed
@@ -332,10 +369,17 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]
 
 
 def _check_flood(item: pytest.Item) -> None:
+    """A flood from the target, or a target stopped at its memory limit, voids the verdict:
+    both are ERRORs that say so."""
     case = item.stash.get(CASE_KEY, None)
-    if case is not None:
-        case.bed.link.drain()
-        case.bed.link.check_flood()
+    if case is None:
+        return
+    case.bed.link.drain()
+    case.bed.link.check_flood()
+    cgroup = getattr(case.bed.target, "cgroup", None)
+    reason = cgroup.exit_reason() if cgroup is not None else ""
+    if reason:
+        raise TargetError(f"target {case.bed.target.name} {reason}; the verdict could not be made")
 
 
 def _deviation(item: pytest.Item, exc: ConformanceFailure) -> bool:

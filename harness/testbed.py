@@ -12,7 +12,6 @@ import contextlib
 import itertools
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 from harness import bounds
 from harness.agent import AgentClient, AgentReplyError
 from harness.bounds import Bound
+from harness.cgroups import Limits
 from harness.errors import ConformanceFailure, HarnessError, ScenarioNotReached, Unsupported
 from harness.impair import Impairment, RelayProcess
 from harness.link import Frame, Link
@@ -31,6 +31,7 @@ from harness.targets.linux import LinuxTarget
 from harness.targets.stack import DEFAULT_START_TIMEOUT_S, StackTarget, ref_command
 from harness.tolerance import Tolerance
 from harness.topology import TARGET_SYSCTLS, TesterTarget, create_tester_target
+from harness.workdirs import make_workdir
 
 FIRST_PORT = 20000
 
@@ -43,12 +44,12 @@ Target = LinuxTarget | StackTarget
 
 
 def make_target(
-    spec: TargetSpec, topology: TesterTarget, profile: str, start_timeout: float
+    spec: TargetSpec, topology: TesterTarget, profile: str, start_timeout: float, limits: Limits
 ) -> Target:
     if spec.kind == "linux":
         return LinuxTarget(topology)
     command = ref_command(profile) if spec.kind == "ref" else spec.command
-    return StackTarget(spec.name, command, topology, start_timeout)
+    return StackTarget(spec.name, command, topology, start_timeout, limits)
 
 
 class TestBed:
@@ -65,8 +66,10 @@ class TestBed:
         seed: int = 1,
         sysctls: Mapping[str, str] | None = None,
         start_timeout: float = DEFAULT_START_TIMEOUT_S,
+        limits: Limits | None = None,
     ) -> None:
-        """``sysctls`` are pinned in the target namespace over the defaults (kernel target)."""
+        """``sysctls`` are pinned in the target namespace over the defaults (kernel target);
+        ``limits`` bound a userspace stack's memory and CPU."""
         spec = parse_target(target_name)
         self.target_name = spec.name
         tap = spec.uses_tap
@@ -77,10 +80,12 @@ class TestBed:
         self.relay: RelayProcess | None = None
         self._relay_dir: str | None = None
         try:
-            self.target = make_target(spec, self.topology, profile, start_timeout)
+            self.target = make_target(
+                spec, self.topology, profile, start_timeout, limits or Limits()
+            )
             self.target.start()
             if relay is not None and self.topology.relay_netns:
-                self._relay_dir = tempfile.mkdtemp(prefix="netconform-relay-")
+                self._relay_dir = str(make_workdir("relay"))
                 log = os.path.join(self._relay_dir, "relay.jsonl")
                 self.relay = RelayProcess(self.topology.relay_netns, seed, relay, log)
             self.link = Link(self.topology.tester.netns, self.topology.tester.ifname)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from harness.cgroups import Limits
 from harness.dhcp.peer import ClientsPeer, DhcpLink, ServerPeer
 from harness.errors import HarnessError, TargetError
 from harness.link import Frame, Link
@@ -43,12 +44,16 @@ class _Bed(Generic[T]):
     __test__ = False
 
     def __init__(
-        self, name: str, topology: TesterTarget, make: Callable[[TesterTarget], T]
+        self,
+        name: str,
+        topology: TesterTarget,
+        make: Callable[[TesterTarget, Limits | None], T],
+        limits: Limits | None = None,
     ) -> None:
         self.name = name
         self.topology = topology
         try:
-            self.target: T = make(topology)
+            self.target: T = make(topology, limits)
             self.link = Link(topology.tester.netns, topology.tester.ifname)
         except BaseException:
             self.close()
@@ -67,8 +72,9 @@ class _Bed(Generic[T]):
 class DhcpServerBed(_Bed[DhcpServerTarget]):
     """A DHCP server target and the tester's link to it."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(name, create_tester_target(promiscuous=True), SERVER_CLASSES[name])
+    def __init__(self, name: str, limits: Limits | None = None) -> None:
+        topology = create_tester_target(promiscuous=True)
+        super().__init__(name, topology, SERVER_CLASSES[name], limits)
         self.restarts = 0
         try:
             self.start()
@@ -95,9 +101,9 @@ class DhcpServerBed(_Bed[DhcpServerTarget]):
 class DhcpClientBed(_Bed[DhcpClientTarget]):
     """The namespace pair a DHCP client target runs in; the client starts per test."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, limits: Limits | None = None) -> None:
         topology = create_tester_target(unnumbered=True, promiscuous=True)
-        super().__init__(name, topology, CLIENT_CLASSES[name])
+        super().__init__(name, topology, CLIENT_CLASSES[name], limits)
 
     def server_config(self, lease_s: int = CLIENT_LEASE_S) -> ServerConfig:
         net = ipaddress.IPv4Network(

@@ -17,9 +17,11 @@ from typing import Any, TypeVar
 
 import pytest
 
+from harness.cgroups import Limits
 from harness.dhcp.case import ClientCase, DhcpCase, DhcpClientBed, DhcpServerBed, ServerCase
 from harness.doctor import require_runtime
 from harness.errors import SetupError
+from harness.pytest_plugin import target_limits
 from harness.report import allure_report
 from harness.report.ladder import message_ladder_svg
 from harness.targets import DHCP_CLIENTS, DHCP_SERVERS
@@ -106,9 +108,9 @@ def _checked(name: str) -> None:
         pytest.fail(f"ERROR: {exc}", pytrace=False)
 
 
-def _session_bed(request: pytest.FixtureRequest, make: Callable[[str], B]) -> Iterator[B]:
+def _session_bed(request: pytest.FixtureRequest, make: Callable[[str, Limits], B]) -> Iterator[B]:
     _checked(request.param)
-    bed = make(request.param)
+    bed = make(request.param, target_limits(request.config))
     try:
         yield bed
     finally:

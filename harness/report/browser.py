@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -28,7 +29,7 @@ def _chromium(args: list[str], timeout: float = 90.0) -> subprocess.CompletedPro
     binary = shutil.which("chromium")
     if binary is None:
         raise SetupError("chromium is not installed; run `netconform doctor --install`")
-    with tempfile.TemporaryDirectory(prefix="netconform-chromium-") as profile:
+    with tempfile.TemporaryDirectory(prefix=f"netconform-{os.getpid()}-chromium-") as profile:
         return subprocess.run(
             [binary, *FLAGS, f"--user-data-dir={profile}", *args],
             capture_output=True,

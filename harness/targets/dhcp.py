@@ -21,13 +21,14 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.cgroups import Cgroup, Limits
 from harness.errors import SetupError, TargetError
 from harness.targets.process import NamespaceDaemon
 from harness.topology import TesterTarget, kill_processes_in
+from harness.workdirs import make_workdir
 
 # Third-party implementations: their deviations are findings, recorded in the report.
 DAEMONS = frozenset({"dnsmasq", "kea", "dhcpd", "dhclient", "udhcpc", "dhcpcd"})
@@ -105,12 +106,14 @@ class DhcpDaemon:
 
     name = ""
 
-    def __init__(self, topology: TesterTarget) -> None:
+    def __init__(self, topology: TesterTarget, limits: Limits | None = None) -> None:
         check_binary(self.name)
+        self.limits = limits or Limits()
+        self.cgroup: Cgroup | None = None
         self.topology = topology
         self.netns = topology.target.netns
         self.iface = topology.target.ifname
-        self.workdir = Path(tempfile.mkdtemp(prefix=f"netconform-{self.name}-"))
+        self.workdir = make_workdir(self.name)
         self.process: NamespaceDaemon | None = None
         self.log_path = str(self.workdir / "daemon.log")
 
@@ -128,8 +131,14 @@ class DhcpDaemon:
 
     def start(self) -> None:
         self.prepare()
+        self.cgroup = Cgroup(self.limits)
         self.process = NamespaceDaemon(
-            self.netns, self.argv(), self.log_path, env=self.env(), setup=self.setup_shell()
+            self.netns,
+            self.argv(),
+            self.log_path,
+            env=self.env(),
+            setup=self.setup_shell(),
+            cgroup=self.cgroup,
         )
 
     @property
@@ -148,6 +157,9 @@ class DhcpDaemon:
             self.process = None
         # Helpers a daemon forked (dhcpcd's privilege-separated processes) die too.
         kill_processes_in(self.netns)
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
 
     def close(self) -> None:
         self.stop()
@@ -166,6 +178,8 @@ class DhcpDaemon:
             env["dhcp.settings"] = DAEMON_SETTINGS[self.name]
         if self.name in BINARIES:
             env["dhcp.version"] = daemon_version(self.name)
+        if self.cgroup is not None:
+            env["resource limits"] = self.cgroup.describe()
         return env
 
 
@@ -181,8 +195,8 @@ def daemon_version(name: str) -> str:
 
 
 class DhcpServerTarget(DhcpDaemon):
-    def __init__(self, topology: TesterTarget) -> None:
-        super().__init__(topology)
+    def __init__(self, topology: TesterTarget, limits: Limits | None = None) -> None:
+        super().__init__(topology, limits)
         self.plan = server_plan(topology)
 
 
@@ -372,8 +386,8 @@ esac"""
 class DhcpClientTarget(DhcpDaemon):
     configure = ""  # the hook's address handling; "" for a client that configures itself
 
-    def __init__(self, topology: TesterTarget) -> None:
-        super().__init__(topology)
+    def __init__(self, topology: TesterTarget, limits: Limits | None = None) -> None:
+        super().__init__(topology, limits)
         self.helpers: list[NamespaceDaemon] = []
 
     def prepare(self) -> None:
@@ -389,7 +403,9 @@ class DhcpClientTarget(DhcpDaemon):
         """A second command for the running client (dhclient -r, dhcpcd -k), in the
         background: the test keeps answering ARP and DHCP while it works."""
         self.helpers.append(
-            NamespaceDaemon(self.netns, argv, self.log_path, setup=self.setup_shell())
+            NamespaceDaemon(
+                self.netns, argv, self.log_path, setup=self.setup_shell(), cgroup=self.cgroup
+            )
         )
 
     def wipe_state(self) -> None:

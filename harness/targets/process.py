@@ -8,21 +8,34 @@ import os
 import signal
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+from harness.cgroups import Cgroup
 
 PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent() -> None:
-    """In the child: get SIGKILL if the harness dies, so a killed run leaves no agent."""
+    """In the child: get SIGKILL if the harness dies, so a killed run leaves no agent. (Not
+    to be trusted alone: a daemon that changes credentials loses it; the namespace and the
+    cgroup are how a later run finds what is left.)"""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _child_setup(cgroup: Cgroup | None) -> Callable[[], None]:
+    def setup() -> None:
+        _die_with_parent()
+        if cgroup is not None:
+            cgroup.enter()
+
+    return setup
 
 
 class NamespaceProcess:
     """A child process run inside a network namespace, speaking on its stdin/stdout."""
 
-    def __init__(self, netns_name: str, argv: Sequence[str]) -> None:
+    def __init__(self, netns_name: str, argv: Sequence[str], cgroup: Cgroup | None = None) -> None:
         self.argv = list(argv)
         # Not a pipe: a chatty stack must never block on a full stderr pipe.
         self.stderr_file = tempfile.TemporaryFile()  # noqa: SIM115  (closed in stop())
@@ -33,7 +46,7 @@ class NamespaceProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.stderr_file,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_child_setup(cgroup),
         )
         self.pid = self.popen.pid
 
@@ -69,6 +82,7 @@ class NamespaceDaemon:
         *,
         env: dict[str, str] | None = None,
         setup: str = "",
+        cgroup: Cgroup | None = None,
     ) -> None:
         self.argv = list(argv)
         self.log_path = log_path
@@ -85,7 +99,7 @@ class NamespaceDaemon:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **(env or {})},
-                preexec_fn=_die_with_parent,
+                preexec_fn=_child_setup(cgroup),
             )
         self.pid = self.popen.pid
 

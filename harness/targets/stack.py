@@ -14,14 +14,15 @@ import os
 import shlex
 import socket
 import sys
-import tempfile
 import time
 
-from harness.agent import AgentClient
+from harness.agent import AgentClient, process_status
+from harness.cgroups import Cgroup, Limits
 from harness.errors import HarnessError, TargetError
 from harness.targets.base import AgentTarget
 from harness.targets.process import NamespaceProcess
 from harness.topology import GATEWAY_MAC, TesterTarget
+from harness.workdirs import make_workdir
 
 DEFAULT_START_TIMEOUT_S = 30.0  # room for a stack that probes its address first (RFC 5227)
 
@@ -42,9 +43,12 @@ class StackTarget(AgentTarget):
         command: str,
         topology: TesterTarget,
         start_timeout: float = DEFAULT_START_TIMEOUT_S,
+        limits: Limits | None = None,
     ) -> None:
         self.name, self.command, self.topology = name, command, topology
         self.start_timeout = start_timeout
+        self.limits = limits or Limits()
+        self.cgroup: Cgroup | None = None
         self.start_seconds: float | None = None  # how long the last start took
         self.ip, self.mac = topology.target.ip, topology.target.mac
         self.process: NamespaceProcess | None = None
@@ -75,7 +79,7 @@ class StackTarget(AgentTarget):
 
     def _ctl_path(self) -> str:
         if self._ctl_dir is None:
-            self._ctl_dir = tempfile.mkdtemp(prefix="netconform-ctl-")
+            self._ctl_dir = str(make_workdir("ctl"))
         return os.path.join(self._ctl_dir, "ctl.sock")
 
     def start(self) -> None:
@@ -83,13 +87,18 @@ class StackTarget(AgentTarget):
         seconds in all (opening the control socket included)."""
         argv = self.argv()
         began = time.monotonic()
-        self.process = NamespaceProcess(self.topology.target.netns, argv)
+        self.cgroup = Cgroup(self.limits)
+        self.process = NamespaceProcess(self.topology.target.netns, argv, self.cgroup)
         try:
             if "{ctl}" in self.command:
                 self._sock = self._connect_ctl(began + self.start_timeout)
-                self._client = AgentClient.over_socket(self._sock, self.process.popen, self.name)
+                self._client = AgentClient.over_socket(
+                    self._sock, self.process.popen, self.name, self.exit_status
+                )
             else:
-                self._client = AgentClient.over_process(self.process.popen, self.name)
+                self._client = AgentClient.over_process(
+                    self.process.popen, self.name, self.exit_status
+                )
             left = max(0.1, began + self.start_timeout - time.monotonic())
             self.hello = self._client.hello(timeout=left, grace=0.0)
             self.start_seconds = time.monotonic() - began
@@ -120,8 +129,18 @@ class StackTarget(AgentTarget):
             f"limit of {self.start_timeout:g} s (--start-timeout)"
         )
 
+    def exit_status(self) -> str:
+        """How the stack ended: its exit status, and the memory limit if it hit it."""
+        if self.process is None:
+            return "not running"
+        status = process_status(self.process.popen)
+        reason = self.cgroup.exit_reason() if self.cgroup is not None else ""
+        return f"{status}; {reason}" if reason else status
+
     def environment(self) -> dict[str, str]:
         env = {"target": self.name, "command": " ".join(shlex.quote(a) for a in self.argv())}
+        if self.cgroup is not None:
+            env["resource limits"] = self.cgroup.describe()
         if self.start_seconds is not None:
             env["start-up time"] = (
                 f"{self.start_seconds:.3f} s (limit {self.start_timeout:g} s, --start-timeout)"
@@ -139,6 +158,9 @@ class StackTarget(AgentTarget):
         if self.process is not None:
             self.process.stop()
             self.process = None
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
         if self._ctl_dir is not None:
             with contextlib.suppress(OSError):
                 for entry in os.listdir(self._ctl_dir):
