@@ -28,7 +28,7 @@ RCVBUF_BYTES = 8 * 1024 * 1024
 # A stack that floods the link must not exhaust the harness: beyond these per test the
 # capture keeps counting but stops storing (a 1 MiB bulk transfer needs about 1.2 MB).
 MAX_CAPTURED_FRAMES = 30_000
-MAX_CAPTURED_BYTES = 8 * 1024 * 1024
+MAX_CAPTURED_BYTES = 4 * 1024 * 1024
 # More frames than this from the target within one second is a flood: no test here makes a
 # target send so many (a 1 MiB transfer is about 750 data segments).
 DEFAULT_FLOOD_LIMIT = 20_000

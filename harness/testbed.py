@@ -21,7 +21,13 @@ from harness import bounds
 from harness.agent import AgentClient, AgentReplyError
 from harness.bounds import Bound
 from harness.cgroups import Limits
-from harness.errors import ConformanceFailure, HarnessError, ScenarioNotReached, Unsupported
+from harness.errors import (
+    ConformanceFailure,
+    HarnessError,
+    ScenarioNotReached,
+    TargetError,
+    Unsupported,
+)
 from harness.impair import Impairment, RelayProcess
 from harness.link import Frame, Link
 from harness.oracle import Oracle
@@ -101,11 +107,21 @@ class TestBed:
         started again, so that one bad test does not take the rest down with it."""
         if not self.needs_restart and self.target.alive:
             return
+        died = "" if self.needs_restart else self._how_it_ended()
         with contextlib.suppress(HarnessError, OSError):
             self.target.stop()
         self.restarts += 1
         self.needs_restart = False
         self.target.start()
+        if died:  # it ended between two tests: this test says so, the next ones run
+            raise TargetError(
+                f"target {self.target.name} stopped after the previous test ({died}); "
+                "it was started again for the tests that follow"
+            )
+
+    def _how_it_ended(self) -> str:
+        status = getattr(self.target, "exit_status", None)
+        return status() if callable(status) else "it exited"
 
     def next_port(self) -> int:
         return next(self._ports)
