@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 from harness.errors import SetupError
 from harness.signals import install_interrupt_handlers
+from harness.targets import DHCP_CLIENTS, DHCP_SERVERS
 
 RESULTS_DIR = Path("reports/allure-results")
 REPORT_DIR = Path("reports/allure-report")
@@ -23,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.pytest_args = passthrough
     try:
+        _check_suites(getattr(args, "suite", None))
         return int(args.func(args))
     except SetupError as exc:
         print(f"netconform: {exc}", file=sys.stderr)
@@ -30,6 +33,30 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("netconform: interrupted", file=sys.stderr)
         return 130
+
+
+def _check_suites(suites: list[str] | None) -> None:
+    """--suite PATH (a file or folder, with an optional ::test) must exist."""
+    for suite in suites or []:
+        path = Path(suite.split("::")[0])
+        if not path.exists():
+            raise SetupError(f"no such suite file or folder: {path}")
+
+
+MAX_AIMD_SECONDS = 3600.0
+
+
+def _check_aimd(args: argparse.Namespace) -> Path:
+    if not (math.isfinite(args.seconds) and 0 < args.seconds <= MAX_AIMD_SECONDS):
+        raise SetupError(f"--seconds must be above 0 and at most {MAX_AIMD_SECONDS:g}")
+    out = Path(args.out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "a"):
+            pass
+    except OSError as exc:
+        raise SetupError(f"cannot write {out}: {exc.strerror or exc}") from None
+    return out
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,14 +78,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--dhcp-server",
         action="append",
+        choices=DHCP_SERVERS,
         metavar="SERVER",
-        help="DHCP server to test, repeatable: ref, dnsmasq, kea, dhcpd (default: all)",
+        help=f"DHCP server to test, repeatable: {', '.join(DHCP_SERVERS)} (default: all)",
     )
     run.add_argument(
         "--dhcp-client",
         action="append",
+        choices=DHCP_CLIENTS,
         metavar="CLIENT",
-        help="DHCP client to test, repeatable: ref, dhclient, udhcpc, dhcpcd (default: all)",
+        help=f"DHCP client to test, repeatable: {', '.join(DHCP_CLIENTS)} (default: all)",
     )
     run.add_argument(
         "--suite",
@@ -288,6 +317,8 @@ def cmd_aimd(args: argparse.Namespace) -> int:
     from harness.report.aimd_plot import aimd_svg
     from reference_impl.aimd import run_aimd
 
+    out = _check_aimd(args)
+
     def progress(fraction: float) -> None:
         print(
             f"\rsimulating {fraction:4.0%}",
@@ -297,8 +328,6 @@ def cmd_aimd(args: argparse.Namespace) -> int:
         )
 
     run = run_aimd(seconds=args.seconds, progress=progress if sys.stderr.isatty() else None)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(aimd_svg(run))
     settle = args.seconds / 2
     print(

@@ -21,9 +21,24 @@ from reference_impl.subnet import (
 )
 
 COLUMNS = ("network", "netmask", "first_host", "last_host", "broadcast", "hosts")
+MAX_LIMIT = 65_536  # subnets listed at most; more is a file, not a terminal table
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Everything that can be refused before computing, refused with one line."""
+    if not 0 <= args.limit <= MAX_LIMIT:
+        raise SetupError(f"--limit must be between 0 and {MAX_LIMIT}, not {args.limit}")
+    if not args.summarize and len(args.network) > 2:
+        raise SetupError("several networks given: use --summarize to summarise them")
+    if not args.summarize and len(args.network) == 2 and "/" in args.network[0]:
+        raise SetupError(
+            f"{args.network[1]!r} after a prefix: give NETWORK/PREFIX, NETWORK MASK, or "
+            "several networks with --summarize"
+        )
 
 
 def run_subnet(args: argparse.Namespace) -> int:
+    check_arguments(args)
     try:
         result = _compute(args)
     except SubnetError as exc:
@@ -46,8 +61,10 @@ def _compute(args: argparse.Namespace) -> dict[str, Any]:
             "summary_netmask": str(single.netmask),
         }
     network = parse_network(" ".join(args.network))
-    if args.vlsm:
+    if args.vlsm is not None:
         needs = [_need(item) for item in args.vlsm.split(",") if item.strip()]
+        if not needs:
+            raise SubnetError("--vlsm wants at least one NAME=HOSTS item, e.g. LAN=100,WIFI=50")
         return {
             "network": str(network),
             "vlsm": [{"name": name, **info.as_dict()} for name, info in vlsm(network, needs)],

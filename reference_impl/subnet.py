@@ -130,7 +130,11 @@ def mask_for_hosts(network: IPv4Network, hosts: int) -> Plan:
     host_bits = (hosts + 1).bit_length()  # smallest h with 2**h - 2 >= hosts
     prefix = 32 - host_bits
     if prefix < network.prefixlen:
-        raise SubnetError(f"{network} holds at most {host_count(network)} hosts; {hosts} asked")
+        raise SubnetError(
+            f"{network} is too small for subnets of {hosts} host{'s' * (hosts != 1)}: that "
+            f"takes a /{prefix} ({2**host_bits} addresses with the network and broadcast "
+            f"addresses), and {network} is a /{network.prefixlen}"
+        )
     return _plan(network, prefix)
 
 

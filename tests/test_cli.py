@@ -34,7 +34,7 @@ def assert_one_line_error(result, text):
 def test_unknown_target_is_one_line():
     result = run_cli("run", "--target", "bogus")
     assert_one_line_error(
-        result, "unknown target 'bogus'; known targets: linux, ref, or cmd:COMMAND"
+        result, "unknown target 'bogus'; known targets: linux, ref, cmd:COMMAND or NAME=cmd:COMMAND"
     )
 
 

@@ -34,7 +34,7 @@ def test_should_is_warn_must_is_fail_missing_operation_is_unsupported(pytester):
         [
             "*SHOULD-level deviations (WARN)*",
             "*test_should_broken*",
-            "*WARN (RFC 5681 §4.2 (SHOULD), a SHOULD): no immediate duplicate ACK*",
+            "*WARN (RFC 5681 §4.2 (SHOULD), a SHOULD; keyword SHOULD): no immediate duplicate ACK*",
             "*UNSUPPORTED: target cannot 'abort'*",
         ]
     )
@@ -51,7 +51,7 @@ def test_unknown_target_is_a_one_line_usage_error(pytester):
     result = pytester.runpytest_subprocess("--target=bogus")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["*unknown target 'bogus'; known targets: linux, ref, or cmd:COMMAND*"]
+        ["*unknown target 'bogus'; known targets: linux, ref, cmd:COMMAND or NAME=cmd:COMMAND*"]
     )
     assert "Traceback" not in result.stderr.str()
 
