@@ -13,6 +13,7 @@ counted in ``host.drops``.
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -27,12 +28,13 @@ from reference_impl.wire.checksum import internet_checksum
 from reference_impl.wire.errors import WireError
 from reference_impl.wire.ethernet import BROADCAST, ETH_P_ARP, ETH_P_IP, Ethernet
 from reference_impl.wire.ipv4 import FLAG_MF, PROTO_ICMP, PROTO_TCP, PROTO_UDP, IPv4
-from reference_impl.wire.tcp import TcpSegment
+from reference_impl.wire.tcp import SYN, TcpSegment
 from reference_impl.wire.udp import Udp, udp_checksum_ok
 
 ARP_RETRY_US = 1_000_000
 ARP_ATTEMPTS = 3
 MAX_PENDING_PER_IP = 64
+DEFAULT_BACKLOG = 128  # connections per listener not yet accepted, half-open ones included
 ConnKey = tuple[int, str, int]  # local port, remote ip, remote port
 
 
@@ -67,6 +69,13 @@ class Host:
         self.connections: dict[ConnKey, TcpConnection] = {}
         self.listeners: dict[int, TcpListener] = {}
         self.accept_queue: dict[int, deque[ConnKey]] = {}
+        self.backlog: dict[int, int] = {}
+        # Work per frame must not grow with the number of connections: timers wait in a
+        # heap (entries go stale when a connection re-arms; they are skipped), and flush()
+        # visits only the connections touched since it last ran.
+        self._timers: list[tuple[int, ConnKey]] = []
+        self._touched: set[ConnKey] = set()
+        self._queued: set[ConnKey] = set()  # keys in some accept queue
         self.udp_ports: dict[int, deque[tuple[str, int, bytes]]] = {}
         self.drops: Counter[str] = Counter()
         self.isn = isn_generator(config.isn_secret)
@@ -94,25 +103,51 @@ class Host:
 
     def flush(self) -> list[bytes]:
         """Every frame produced since the last call: connection output and ARP."""
-        for key, conn in list(self.connections.items()):
+        touched, self._touched = self._touched, set()
+        for key in touched:
+            conn = self.connections.get(key)
+            if conn is None:
+                continue
             for seg in conn.outgoing():
                 self._send_ip(key[1], PROTO_TCP, seg.emit(self.config.ip, key[1]))
-            if conn.state == State.CLOSED and key not in self._queued_keys():
-                del self.connections[key]
+            if conn.state == State.CLOSED:
+                self._forget(key)
+            else:
+                self._schedule(key, conn)
         out, self._out = self._out, []
         return out
 
+    def _touch(self, key: ConnKey) -> None:
+        self._touched.add(key)
+
+    def _schedule(self, key: ConnKey, conn: TcpConnection) -> None:
+        timer = conn.next_timer()
+        if timer is not None:
+            heapq.heappush(self._timers, (timer, key))
+        if len(self._timers) > 4 * len(self.connections) + 1024:
+            self._timers = [e for e in self._timers if self._live(e)]  # drop stale entries
+            heapq.heapify(self._timers)
+
+    def _live(self, entry: tuple[int, ConnKey]) -> bool:
+        conn = self.connections.get(entry[1])
+        return conn is not None and conn.next_timer() == entry[0]
+
     def next_timer(self) -> int | None:
-        times = [t for c in self.connections.values() if (t := c.next_timer()) is not None]
-        times += [p.retry_at for p in self.pending.values()]
+        while self._timers and not self._live(self._timers[0]):
+            heapq.heappop(self._timers)
+        times = [p.retry_at for p in self.pending.values()]
+        if self._timers:
+            times.append(self._timers[0][0])
         return min(times) if times else None
 
     def on_timer(self, *, now: int) -> list[bytes]:
         self.now = now
-        for key, conn in list(self.connections.items()):
-            timer = conn.next_timer()
-            if timer is not None and timer <= now:
-                self._send_segments(key[1], conn.on_timer(now=now))
+        while self._timers and self._timers[0][0] <= now:
+            entry = heapq.heappop(self._timers)
+            if self._live(entry):
+                key = entry[1]
+                self._send_segments(key[1], self.connections[key].on_timer(now=now))
+                self._touch(key)
         for ip, pending in list(self.pending.items()):
             if pending.retry_at <= now:
                 self._retry_arp(ip, pending, now)
@@ -221,13 +256,19 @@ class Host:
         conn = self.connections.get(key)
         if conn is not None and conn.state != State.CLOSED:
             self._send_segments(packet.src, conn.receive_segment(seg, now=now))
+            self._touch(key)
             return
         listener = self.listeners.get(seg.dport)
         if listener is not None:
+            if self._backlog_full(seg.dport) and seg.flags & SYN:
+                self.drops["listen backlog full"] += 1  # silence: the peer retries its SYN
+                return
             new, replies = listener.receive_segment(seg, now=now)
             if new is not None:
                 self.connections[key] = new
                 self.accept_queue[seg.dport].append(key)
+                self._queued.add(key)
+                self._touch(key)
             self._send_segments(packet.src, replies)
             return
         rst = rst_for_unknown(seg)
@@ -238,20 +279,39 @@ class Host:
         for seg in segments:
             self._send_ip(dst, PROTO_TCP, seg.emit(self.config.ip, dst))
 
-    def _queued_keys(self) -> set[ConnKey]:
-        return {k for q in self.accept_queue.values() for k in q}
+    def _backlog_full(self, port: int) -> bool:
+        return len(self.accept_queue[port]) >= self.backlog[port]
+
+    def _forget(self, key: ConnKey) -> None:
+        """A closed connection goes, from its listener's accept queue too (it closed before
+        anyone accepted it)."""
+        del self.connections[key]
+        if key in self._queued:
+            self._queued.discard(key)
+            queue = self.accept_queue.get(key[0])
+            if queue is not None:
+                queue.remove(key)
 
     # -- the socket API -------------------------------------------------------------------
 
-    def listen(self, port: int, profile: Profile | None = None) -> None:
+    def listen(
+        self, port: int, profile: Profile | None = None, backlog: int = DEFAULT_BACKLOG
+    ) -> None:
+        """LISTEN; at most ``backlog`` connections wait to be accepted (half-open included),
+        further SYNs are dropped."""
         if port in self.listeners:
             raise HostError(f"port {port} is already listening")
+        if backlog < 1:
+            raise HostError(f"a listen backlog is at least 1, not {backlog}")
         self.listeners[port] = TcpListener(port, self.isn, profile or self.config.profile)
         self.accept_queue[port] = deque()
+        self.backlog[port] = backlog
 
     def unlisten(self, port: int) -> None:
         self.listeners.pop(port, None)
-        self.accept_queue.pop(port, None)
+        self.backlog.pop(port, None)
+        for key in self.accept_queue.pop(port, ()):
+            self._queued.discard(key)
 
     def accept(self, port: int) -> ConnKey | None:
         """An established connection from the port's queue, or None."""
@@ -259,11 +319,10 @@ class Host:
         if queue is None:
             raise HostError(f"port {port} is not listening")
         for key in list(queue):
-            state = self.connections[key].state if key in self.connections else State.CLOSED
-            if state == State.CLOSED:
+            conn = self.connections.get(key)
+            if conn is not None and conn.state not in (State.SYN_RECEIVED, State.CLOSED):
                 queue.remove(key)
-            elif state != State.SYN_RECEIVED:
-                queue.remove(key)
+                self._queued.discard(key)
                 return key
         return None
 
@@ -293,6 +352,7 @@ class Host:
             sport, port, iss=self.isn(probe, now), now=now, profile=profile or self.config.profile
         )
         self.connections[key] = conn
+        self._touch(key)
         return key
 
     def _ephemeral(self) -> int:
@@ -324,10 +384,14 @@ class Host:
         self._send_segments(key[1], self.connection(key).abort(now=now))
 
     def connection(self, key: ConnKey) -> TcpConnection:
+        """The connection, marked as touched: whatever the caller does to it, its timers
+        and its removal once closed are seen to by the next flush()."""
         try:
-            return self.connections[key]
+            conn = self.connections[key]
         except KeyError:
             raise HostError(f"no connection {key}") from None
+        self._touch(key)
+        return conn
 
     # -- UDP (RFC 768) --------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from harness.agent import OPERATIONS, RequestError
 from harness.targets.linux_agent import generated
-from reference_impl.host import ConnKey, Host, HostConfig, HostError
+from reference_impl.host import DEFAULT_BACKLOG, ConnKey, Host, HostConfig, HostError
 from reference_impl.tcp.connection import TcpError
 from reference_impl.tcp.profiles import PROFILES, Profile
 from reference_impl.tcp.states import State
@@ -230,7 +230,7 @@ class RefStack:
     def op_listen(self, r: dict[str, Any]) -> dict[str, Any]:
         port = int(r["port"])
         profile = _with_options(self.host.config.profile, r.get("options", {}))
-        self.host.listen(port, profile)
+        self.host.listen(port, profile, int(r.get("backlog", DEFAULT_BACKLOG)))
         return {"handle": self._add("listener", port)}
 
     def op_accept(self, r: dict[str, Any]) -> Pending:

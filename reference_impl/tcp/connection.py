@@ -79,6 +79,7 @@ class TcpConnection:
         self.sack_ok = self.ws_ok = False
         self._send_buf = bytearray()  # bytes from SND.UNA on
         self._fin_seq: int | None = None  # where our FIN goes, once the application closed
+        self._close_queued = False  # CLOSE in SYN-RECEIVED with data pending (3.10.4)
         self._rcv_buf = bytearray()  # in-order bytes the application has not read
         self.ooo = Reassembly()
         self.fin_received = False
@@ -176,10 +177,11 @@ class TcpConnection:
 
     def send(self, data: bytes, *, now: int) -> list[TcpSegment]:
         """Queue application data (3.10.2) and send what the windows allow."""
-        if self._fin_seq is not None or self.state not in CAN_SEND | {
-            State.SYN_SENT,
-            State.SYN_RECEIVED,
-        }:
+        if (
+            self._fin_seq is not None
+            or self._close_queued
+            or self.state not in CAN_SEND | {State.SYN_SENT, State.SYN_RECEIVED}
+        ):
             raise TcpError(f"cannot send in {self.state.value} after close or reset")
         if len(data) > self.send_space:
             raise TcpError(f"send buffer full: {len(data)} bytes offered, {self.send_space} free")
@@ -206,16 +208,22 @@ class TcpConnection:
 
     def shutdown(self, *, now: int) -> list[TcpSegment]:
         """Close our sending side (3.10.4): a FIN follows the queued data."""
-        if self._fin_seq is not None or self.state == State.CLOSED:
+        if self._fin_seq is not None or self._close_queued or self.state == State.CLOSED:
             return self.outgoing()
         if self.state == State.SYN_SENT:
             self._transition(Event.CLOSE)
             self.timers.clear()
             return self.outgoing()
+        if self.state == State.SYN_RECEIVED and self._send_buf:
+            self._close_queued = True  # with data pending: after ESTABLISHED (3.10.4)
+            return self.outgoing()
+        self._close(now)
+        return self.outgoing()
+
+    def _close(self, now: int) -> None:
         self._transition(Event.CLOSE)
         self._fin_seq = seq.add(self._data_start(), len(self._send_buf))
         self._output(now)
-        return self.outgoing()
 
     close = shutdown  # the application may still read after CLOSE (3.10.4)
 
@@ -293,20 +301,21 @@ class TcpConnection:
         self._arm("persist", now + max(delay, self.rtt.min_rto_us))
 
     def _on_rtx_timeout(self, now: int) -> None:
-        """RFC 6298 5.4-5.7: retransmit the earliest unacknowledged segment, back off."""
+        """RFC 6298 5.4-5.7: retransmit the earliest unacknowledged segment, back off. While
+        our SYN is unacknowledged that segment is the SYN (also in FIN-WAIT-1, closed from
+        SYN-RECEIVED), and whatever follows it waits."""
         self.retransmits += 1
-        limit = (
-            self.profile.syn_retries
-            if self.state in (State.SYN_SENT, State.SYN_RECEIVED)
-            else self.profile.data_retries
-        )
+        syn_unacked = self.snd_una == self.iss
+        limit = self.profile.syn_retries if syn_unacked else self.profile.data_retries
         if self.retransmits > limit:
             self._reset("timeout")  # MUST-20: give up after R2
             return
         self._probe = None  # Karn: never time a retransmitted segment
         self.rtt.on_timeout()
-        if self.state in (State.SYN_SENT, State.SYN_RECEIVED):
-            self._send_syn(now, ack=self.state == State.SYN_RECEIVED)
+        if syn_unacked:
+            self._send_syn(now, ack=self.state != State.SYN_SENT)
+            if self.state in SENDS_AFTER_CLOSE:
+                self._output(now)  # the FIN, once more, after the SYN-ACK
             return
         self.cc.on_timeout(self._flight())
         self.scoreboard.clear()
@@ -413,6 +422,8 @@ class TcpConnection:
     def _acceptable(self, seg: TcpSegment) -> bool:
         """The four cases of the acceptability test (3.10.7.4, first)."""
         wnd, length = self._rcv_wnd(), seg.seg_len
+        if wnd == 0 and seg.flags & RST:
+            return seg.seq == self.rcv_nxt  # MUST-66: an RST counts even at a zero window
         if length == 0:
             return (
                 seg.seq == self.rcv_nxt
@@ -464,11 +475,15 @@ class TcpConnection:
             # 3.10.7.4 fifth, SYN-RECEIVED: SND.WND, SND.WL1 and SND.WL2 come from this ACK.
             self.snd_wnd = seg.window << self.snd_wscale
             self.snd_wl1, self.snd_wl2 = seg.seq, seg.ack
+            if self._close_queued:
+                self._close_queued = False
+                self._close(now)
         if seq.gt(ack, self.snd_max):
             self._emit_ack()  # acknowledges something not yet sent
             return False
         if seq.lt(ack, seq.add(self.snd_una, -max(self.max_snd_wnd, 1))):
-            return False  # RFC 5961 5.2: too old to be believed
+            self._emit_ack()  # RFC 5961 5.2: too old to be believed: drop, and ACK
+            return False
         old_wnd = self.snd_wnd
         self._update_send_window(seg)
         if self.sack_ok:
@@ -586,13 +601,14 @@ class TcpConnection:
 
     def _on_data(self, seg: TcpSegment, now: int) -> None:
         """3.10.7.4 seventh, with RFC 5681 4.2's immediate ACKs and RFC 1122's delayed ACK."""
+        payload = self._before_fin(seg.seq, seg.payload)
         if seg.seq != self.rcv_nxt:
-            self.ooo.insert(seg.seq, seg.payload, self.rcv_nxt)  # SHLD-31
+            self.ooo.insert(seg.seq, payload, self.rcv_nxt)  # SHLD-31
             self._emit_ack()  # out of order: immediate duplicate ACK
             return
         filled_hole = bool(self.ooo)
-        self._rcv_buf += seg.payload
-        self.rcv_nxt = seq.add(self.rcv_nxt, len(seg.payload))
+        self._rcv_buf += payload
+        self.rcv_nxt = seq.add(self.rcv_nxt, len(payload))
         more, self.rcv_nxt = self.ooo.pop_in_order(self.rcv_nxt)
         self._rcv_buf += more
         if self.ooo.fin_at is not None and self.ooo.fin_at == self.rcv_nxt:
@@ -602,7 +618,15 @@ class TcpConnection:
         if filled_hole:
             self._emit_ack()  # the segment fills (part of) a hole: ACK at once
         else:
-            self._ack_or_delay(len(seg.payload), now)
+            self._ack_or_delay(len(payload), now)
+
+    def _before_fin(self, start: int, payload: bytes) -> bytes:
+        """The part of ``payload`` before a FIN already seen out of order: nothing after a
+        FIN can be delivered, so nothing after it is kept."""
+        fin_at = self.ooo.fin_at
+        if fin_at is None:
+            return payload
+        return payload[: max(seq.diff(fin_at, start), 0)]
 
     def _ack_or_delay(self, received: int, now: int) -> None:
         """Delayed ACK: at least every 2 x RMSS (SHLD-19), never later than the delay (MUST-40)."""
@@ -628,6 +652,7 @@ class TcpConnection:
             return
         self.rcv_nxt = seq.add(self.rcv_nxt, 1)
         self.fin_received = True
+        self.ooo = Reassembly()  # nothing beyond a FIN is ever delivered
         self._transition(Event.RCV_FIN)
         if self.state == State.CLOSE_WAIT and self.profile.delayed_ack:
             # The ACK of a FIN is an ACK like any other: it may wait (MUST-40 bounds it), and

@@ -168,3 +168,52 @@ def test_host_udp_round_trip():
     (frame,) = host.flush()
     _eth, packet = decode(frame)
     assert Udp.parse(packet.payload).payload == b"pong"
+
+
+def syn_from(port, dport=80):
+    return tcp_frame(TcpSegment(port, dport, 1000, 0, SYN, 65535, options=(Mss(1460),)))
+
+
+def test_listen_backlog_bounds_waiting_connections_and_drops_further_syns():
+    host = make_host(neighbors={PEER_IP: PEER_MAC})
+    host.listen(80, backlog=3)
+    answered = [bool(host.receive_frame(syn_from(40000 + i), now=0)) for i in range(5)]
+    assert answered == [True, True, True, False, False]
+    assert host.drops["listen backlog full"] == 2
+
+
+def test_work_per_frame_does_not_grow_with_the_number_of_connections(monkeypatch):
+    """10,000 half-open connections: one more SYN, and asking for the next timer, look at a
+    handful of connections, not at all of them."""
+    from reference_impl.tcp.connection import TcpConnection
+
+    host = make_host(neighbors={PEER_IP: PEER_MAC})
+    for listener in range(100):
+        host.listen(1000 + listener, backlog=100)
+        for i in range(100):
+            host.receive_frame(syn_from(20000 + i, dport=1000 + listener), now=0)
+    assert len(host.connections) == 10_000
+    calls = {"n": 0}
+    original = TcpConnection.next_timer
+
+    def counted(self):
+        calls["n"] += 1
+        return original(self)
+
+    host.listen(2000)
+    monkeypatch.setattr(TcpConnection, "next_timer", counted)
+    assert host.receive_frame(syn_from(30000, dport=2000), now=10)  # a SYN-ACK
+    host.next_timer()
+    assert calls["n"] < 50
+
+
+def test_timers_of_many_connections_all_fire():
+    host = make_host(neighbors={PEER_IP: PEER_MAC})
+    host.listen(80, backlog=500)
+    for i in range(300):
+        host.receive_frame(syn_from(40000 + i), now=0)
+    due = host.next_timer()
+    assert due is not None and due > 0
+    again = host.on_timer(now=due)
+    synacks = [decode(frame)[1] for frame in again]
+    assert len(synacks) == 300 and all(s.flags == SYN | ACK for s in synacks)
