@@ -152,7 +152,7 @@ class DhcpCase:
 
     def __post_init__(self) -> None:
         self.link.start_capture()
-        self.log_start = len(self.target.log_text())
+        self.log_start = self.target.log_size()
 
     def measure(self, what: str, value: str) -> None:
         self.measurements.append(f"{what}: {value}")
@@ -166,7 +166,8 @@ class DhcpCase:
         raise NotImplementedError
 
     def daemon_log(self) -> str:
-        return self.target.log_text()[self.log_start :] or "(nothing logged)"
+        """Exactly what the daemon logged during this test."""
+        return self.target.log_since(self.log_start) or "(nothing logged)"
 
 
 @dataclass

@@ -40,6 +40,7 @@ BINARIES = {
     "udhcpc": ("udhcpc", "udhcpc"),
     "dhcpcd": ("dhcpcd", "dhcpcd-base"),
 }
+LOG_ATTACHMENT_BYTES = 2_000_000
 DAEMON_SETTINGS = {
     "dnsmasq": "no-ping (no ICMP check before an offer); otherwise defaults (not authoritative)",
     "kea": "raw sockets, memfile leases; otherwise defaults (not authoritative)",
@@ -145,11 +146,28 @@ class DhcpDaemon:
     def alive(self) -> bool:
         return self.process is not None and self.process.alive
 
-    def log_text(self) -> str:
+    def log_size(self) -> int:
+        """Where the log ends now, in bytes: a test reads from here on."""
         try:
-            return Path(self.log_path).read_text(errors="replace")[-20_000:]
+            return os.path.getsize(self.log_path)
+        except OSError:
+            return 0
+
+    def log_since(self, offset: int, limit: int = LOG_ATTACHMENT_BYTES) -> str:
+        """The log written from byte ``offset`` on (the lines of one test), whatever the
+        log's size; cut at ``limit`` bytes with a note saying so."""
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(offset)
+                data = log.read(limit + 1)
         except OSError:
             return ""
+        text = data[:limit].decode(errors="replace")
+        return text + (f"\n... cut at {limit} bytes" if len(data) > limit else "")
+
+    def log_text(self) -> str:
+        """The end of the log (for a daemon that exits at start)."""
+        return self.log_since(max(0, self.log_size() - 20_000))
 
     def stop(self) -> None:
         if self.process is not None:

@@ -26,6 +26,7 @@ from reference_impl.wire.dhcp import (
     OFFER,
     PARAMETER_LIST,
     RELEASE,
+    REBINDING_T2,
     RENEWAL_T1,
     REQUEST,
     REQUESTED_IP,
@@ -69,9 +70,19 @@ class Binding:
     netmask: str | None
     router: str | None
     bound_at_us: int
+    t1_s: float | None = None  # the server's T1 and T2 options; None: 4.4.5's defaults
+    t2_s: float | None = None
 
     def at(self, fraction: float) -> int:
         return self.bound_at_us + int(self.lease_s * fraction * S)
+
+    @property
+    def t1_us(self) -> int:
+        return self.at(0.5) if self.t1_s is None else self.bound_at_us + int(self.t1_s * S)
+
+    @property
+    def t2_us(self) -> int:
+        return self.at(0.875) if self.t2_s is None else self.bound_at_us + int(self.t2_s * S)
 
 
 class DhcpClient:
@@ -170,6 +181,9 @@ class DhcpClient:
     def _bind(self, ack: DhcpMessage, now: int) -> list[Outgoing]:
         lease = ack.option_u32(LEASE_TIME) or INFINITE
         start = self._request_sent_us if self._request_sent_us is not None else now
+        t1, t2 = ack.option_u32(RENEWAL_T1), ack.option_u32(REBINDING_T2)
+        if not (t1 is None or t2 is None or t1 < t2 < lease):
+            t1 = t2 = None  # 4.4.5: T1 < T2 < lease; otherwise the defaults
         self.binding = Binding(
             ack.yiaddr,
             ack.option_ip(SERVER_ID) or "",
@@ -177,14 +191,11 @@ class DhcpClient:
             ack.option_ip(SUBNET_MASK),
             ack.option_ip(ROUTER),
             start,
+            t1,
+            t2,
         )
         self.state = ClientState.BOUND
-        t1 = ack.option_u32(RENEWAL_T1)
-        self.timer = (
-            None
-            if lease == INFINITE
-            else (start + t1 * S if t1 is not None else self.binding.at(0.5))
-        )
+        self.timer = None if lease == INFINITE else self.binding.t1_us
         self.history.append((now, f"BOUND to {ack.yiaddr} for {lease} s"))
         return []
 
@@ -208,7 +219,7 @@ class DhcpClient:
             return self.start(now=now)
         if self.state == ClientState.BOUND:
             self.state, self.xid = ClientState.RENEWING, self._new_xid() & 0xFFFFFFFF
-        t2 = self.binding.at(0.875)
+        t2 = self.binding.t2_us
         if self.state == ClientState.RENEWING and now >= t2:
             self.state = ClientState.REBINDING
         return self._renew_or_rebind(now, t2)

@@ -55,6 +55,8 @@ class ServerConfig:
     subnet: str  # e.g. "198.18.0.0/24"
     pool: tuple[str, str]  # first and last address handed out dynamically
     lease_time_s: int | None = 3600  # None: automatic allocation, an infinite lease
+    t1_s: int | None = None  # RENEWAL (T1) option; None: half the lease (4.4.5's default)
+    t2_s: int | None = None  # REBINDING (T2) option; None: 7/8 of the lease
     router: str | None = None
     dns: tuple[str, ...] = ()
     reservations: dict[str, str] = field(default_factory=dict)  # client key -> address
@@ -144,6 +146,12 @@ class DhcpServer:
     def __init__(self, config: ServerConfig, store: LeaseStore | None = None) -> None:
         self.config = config
         self.store: LeaseStore = store if store is not None else MemoryLeaseStore()
+        if config.lease_time_s is not None and (config.t1_s, config.t2_s) != (None, None):
+            lease = config.lease_time_s
+            t1 = lease // 2 if config.t1_s is None else config.t1_s
+            t2 = lease * 7 // 8 if config.t2_s is None else config.t2_s
+            if not 0 < t1 < t2 < lease:
+                raise ValueError(f"T1 {t1} < T2 {t2} < lease time {lease} (RFC 2131 4.4.5)")
         first, last = (int(ipaddress.IPv4Address(a)) for a in config.pool)
         if first > last or not all(ipaddress.IPv4Address(a) in config.network for a in config.pool):
             raise ValueError(f"pool {config.pool} is not an ordered range inside {config.subnet}")
@@ -309,8 +317,10 @@ class DhcpServer:
             seconds = INFINITE if cfg.lease_time_s is None else cfg.lease_time_s
             options.append((LEASE_TIME, seconds.to_bytes(4, "big")))
             if cfg.lease_time_s is not None:
-                options.append((RENEWAL_T1, (seconds // 2).to_bytes(4, "big")))
-                options.append((REBINDING_T2, (seconds * 7 // 8).to_bytes(4, "big")))
+                t1 = seconds // 2 if cfg.t1_s is None else cfg.t1_s
+                t2 = seconds * 7 // 8 if cfg.t2_s is None else cfg.t2_s
+                options.append((RENEWAL_T1, t1.to_bytes(4, "big")))
+                options.append((REBINDING_T2, t2.to_bytes(4, "big")))
         options.append((SUBNET_MASK, ip_to_bytes(str(cfg.network.netmask))))
         if cfg.router:
             options.append((ROUTER, ip_to_bytes(cfg.router)))

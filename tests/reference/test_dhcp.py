@@ -290,6 +290,29 @@ def test_client_renews_by_unicast_at_t1_and_rebinds_by_broadcast_at_t2():
     assert client.state == ClientState.BOUND
 
 
+def test_client_takes_t1_and_t2_from_the_server_options():
+    """The T1 and T2 options (RFC 2132 9.11/9.12) set when RENEWING and REBINDING begin;
+    between them the renewal is retried after half the time left, never sooner than 60 s,
+    but never later than T2 (4.4.5)."""
+    import dataclasses
+
+    server = DhcpServer(dataclasses.replace(CONFIG, lease_time_s=120, t1_s=30, t2_s=75))
+    client = bound_client(server)
+    assert client.next_timer() == 30 * S
+    (renew,) = client.on_timer(now=30 * S)
+    assert client.state == ClientState.RENEWING and renew.destination.ip == SERVER
+    assert client.next_timer() == 75 * S
+    (rebind,) = client.on_timer(now=75 * S)
+    assert client.state == ClientState.REBINDING and rebind.destination.ip == "255.255.255.255"
+
+
+def test_server_refuses_timers_out_of_order():
+    import dataclasses
+
+    with pytest.raises(ValueError, match=r"T1 80 < T2 75 < lease time 120"):
+        DhcpServer(dataclasses.replace(CONFIG, lease_time_s=120, t1_s=80, t2_s=75))
+
+
 def test_client_release_is_unicast_to_the_server():
     client = bound_client(DhcpServer(CONFIG))
     (release,) = client.release(now=10 * S)
