@@ -103,13 +103,13 @@ class AgentClient:
     ) -> AgentClient:
         return cls(name, sock.fileno(), sock.sendall, status or (lambda: _status(proc)))
 
-    def hello(self, timeout: float = 10.0, grace: float = REPLY_GRACE_S) -> dict[str, Any]:
+    def hello(self, timeout: float = 10.0, grace: float | None = None) -> dict[str, Any]:
         reply = self.request("hello", timeout=timeout, grace=grace)
         self.operations = frozenset(reply.get("ops", OPERATIONS))
         return reply
 
     def request(
-        self, op: str, *, timeout: float = 5.0, grace: float = REPLY_GRACE_S, **args: Any
+        self, op: str, *, timeout: float = 5.0, grace: float | None = None, **args: Any
     ) -> dict[str, Any]:
         """Send one request and return its reply; raise on failure.
 
@@ -122,7 +122,7 @@ class AgentClient:
         if op in ("accept", "recv", "send", "connect"):
             message.setdefault("timeout", timeout)
         self._write(message)
-        reply = self._read_reply(op, timeout + grace)
+        reply = self._read_reply(op, timeout + (REPLY_GRACE_S if grace is None else grace))
         if reply.get("ok") is True:
             return reply
         error = str(reply.get("error", "unknown"))

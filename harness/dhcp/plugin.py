@@ -12,6 +12,7 @@ own targets. ``--daemon-failures=fail`` makes them count like any other failure.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,6 +20,7 @@ import pytest
 
 from harness.cgroups import Limits
 from harness.dhcp.case import ClientCase, DhcpCase, DhcpClientBed, DhcpServerBed, ServerCase
+from harness.dhcp.recorded import Recorder, Recording
 from harness.doctor import require_runtime
 from harness.errors import SetupError
 from harness.pytest_plugin import target_limits
@@ -29,6 +31,16 @@ from harness.targets.dhcp import DAEMONS, check_binary
 from harness.verdicts import VERDICT_KEY
 
 CASE_KEY = pytest.StashKey[DhcpCase]()
+RECORDED_KEY = pytest.StashKey["RecordedEvidence"]()
+
+
+@dataclass
+class RecordedEvidence:
+    """What a test that judges a recording shows: the recording's own evidence, and the
+    test's measurements."""
+
+    recording: Recording
+    measurements: list[str] = field(default_factory=list)
 TARGET_PROPERTY = "netconform_dhcp_target"
 B = TypeVar("B", DhcpServerBed, DhcpClientBed)
 # Failed tests' node IDs this session: daemons' FAIL verdicts, and everything else.
@@ -74,6 +86,11 @@ def clients(config: pytest.Config) -> list[str]:
 def pytest_configure(config: pytest.Config) -> None:
     _RECORDED.clear()
     _GATING.clear()
+    config.addinivalue_line(
+        "markers",
+        "recorded(scenario): the test judges a long DHCP client scenario recorded in the "
+        "background (harness.dhcp.recorded); it takes the `recording` fixture",
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -83,6 +100,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     ):
         if fixture in metafunc.fixturenames:
             metafunc.parametrize(fixture, names, indirect=True, scope="session", ids=names)
+    if "recorded_client" in metafunc.fixturenames:
+        names = clients(metafunc.config)
+        metafunc.parametrize("recorded_client", names, ids=names)
 
 
 def _bed_name(item: pytest.Item) -> str | None:
@@ -90,8 +110,52 @@ def _bed_name(item: pytest.Item) -> str | None:
     if callspec is None:
         return None
     params = callspec.params
-    name = params.get("dhcp_server_bed") or params.get("dhcp_client_bed")
+    name = (
+        params.get("dhcp_server_bed")
+        or params.get("dhcp_client_bed")
+        or params.get("recorded_client")
+    )
     return str(name) if name else None
+
+
+def _recorded_pairs(items: list[pytest.Item]) -> set[tuple[str, str]]:
+    """(scenario, client) for every test of the session that judges a recording."""
+    pairs = set()
+    for item in items:
+        mark = item.get_closest_marker("recorded")
+        callspec = getattr(item, "callspec", None)
+        client = callspec.params.get("recorded_client") if callspec is not None else None
+        if mark is not None and client:
+            pairs.add((str(mark.args[0]), str(client)))
+    return pairs
+
+
+@pytest.fixture(scope="session")
+def dhcp_recorder(request: pytest.FixtureRequest) -> Iterator[Recorder]:
+    """Starts, at the session's first DHCP client test, every recorded scenario its tests
+    need, for every client, side by side in the background."""
+    pairs = _recorded_pairs(request.session.items)
+    for _scenario, client in pairs:
+        _checked(client)
+    recorder = Recorder(target_limits(request.config))
+    try:
+        recorder.start(pairs)
+        yield recorder
+    finally:
+        recorder.close()
+
+
+@pytest.fixture
+def recording(
+    request: pytest.FixtureRequest, dhcp_recorder: Recorder, recorded_client: str
+) -> Recording:
+    """The recording of the test's ``recorded`` scenario for its client."""
+    mark = request.node.get_closest_marker("recorded")
+    if mark is None:
+        raise SetupError(f"{request.node.nodeid} takes `recording` without a recorded marker")
+    found = dhcp_recorder.get(str(mark.args[0]), recorded_client)
+    request.node.stash[RECORDED_KEY] = RecordedEvidence(found)
+    return found
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -138,7 +202,7 @@ def dhcp_server(request: pytest.FixtureRequest, dhcp_server_bed: DhcpServerBed) 
 
 @pytest.fixture
 def dhcp_client(
-    request: pytest.FixtureRequest, dhcp_client_bed: DhcpClientBed
+    request: pytest.FixtureRequest, dhcp_client_bed: DhcpClientBed, dhcp_recorder: Recorder
 ) -> Iterator[ClientCase]:
     """One test against a DHCP client target: ``case.start()`` starts the client;
     ``case.server`` answers it."""
@@ -158,6 +222,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
         case = item.stash.get(CASE_KEY, None)
         if case is not None:
             allure_report.safely("evidence", lambda: attach_dhcp_evidence(item, case))
+        recorded = item.stash.get(RECORDED_KEY, None)
+        if recorded is not None:
+            allure_report.safely("evidence", lambda: attach_recorded_evidence(item, recorded))
 
 
 def attach_dhcp_evidence(item: pytest.Item, case: DhcpCase) -> None:
@@ -176,6 +243,23 @@ def attach_dhcp_evidence(item: pytest.Item, case: DhcpCase) -> None:
     if case.measurements:
         allure_report.attach_text("measured", "\n".join(case.measurements))
     allure_report.attach_environment(case.target.environment())
+
+
+def attach_recorded_evidence(item: pytest.Item, evidence: RecordedEvidence) -> None:
+    rec = evidence.recording
+    pcap_dir = Path(item.config.getoption("pcap_dir"))
+    peer = rec.case.peer
+    allure_report.attach_evidence(
+        item.nodeid, rec.frames, peer.transcript(), pcap_dir, transcript_name="DHCP messages"
+    )
+    rows = [(seen.ts_ns, seen.from_tester, seen.packet.short()) for seen in peer.exchanged]
+    if rows:
+        allure_report.attach_svg("ladder (DHCP)", message_ladder_svg(rows, item.name))
+    allure_report.attach_text(f"{rec.client} log ({rec.scenario} scenario)", rec.log or "(none)")
+    allure_report.attach_text("client hook events", "\n".join(rec.events) or "(none)")
+    if evidence.measurements:
+        allure_report.attach_text("measured", "\n".join(evidence.measurements))
+    allure_report.attach_environment(rec.case.target.environment())
 
 
 # -- how daemons' failures count -----------------------------------------------------------

@@ -22,7 +22,6 @@ import signal
 import subprocess
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from harness.cgroups import Cgroup, Limits
 from harness.errors import SetupError, TargetError

@@ -1,0 +1,128 @@
+"""Long DHCP client scenarios, each run once per client in the background and judged by
+several tests.
+
+A lease's life (bind, renew at T1, rebind at T2, expiry) takes minutes with leases long
+enough that no client's own floors and retransmission intervals decide a verdict; so does a
+DISCOVER backoff watched long enough to see it grow. Such a scenario is a function of a
+ClientCase, registered with ``@scenario("name")`` in a suite; tests that judge it carry
+``@pytest.mark.recorded("name")`` and take the ``recording`` fixture. When the first DHCP
+client test of a session runs, every scenario the session's tests need is started, for every
+client, each in a thread on a bed of its own (namespaces made in the main thread): they all
+wait side by side, while the other tests run. A test then judges the recording, which keeps
+the scenario's capture, DHCP messages, the client's log and hook events as its evidence.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.cgroups import Limits
+from harness.dhcp.case import ClientCase, DhcpClientBed
+from harness.errors import HarnessError, ScenarioNotReached
+from harness.link import Frame
+
+Scenario = Callable[[ClientCase], dict[str, Any]]
+SCENARIOS: dict[str, Scenario] = {}
+WAIT_MARGIN_S = 120.0  # beyond a scenario's own length, before a test gives up on it
+
+
+def scenario(name: str, seconds: float) -> Callable[[Scenario], Scenario]:
+    """Register a scenario; ``seconds`` is about how long it runs (for the wait limit)."""
+
+    def register(fn: Scenario) -> Scenario:
+        fn.seconds = seconds  # type: ignore[attr-defined]
+        SCENARIOS[name] = fn
+        return fn
+
+    return register
+
+
+@dataclass
+class Recording:
+    scenario: str
+    client: str
+    case: ClientCase
+    facts: dict[str, Any] = field(default_factory=dict)
+    error: BaseException | None = None
+    frames: list[Frame] = field(default_factory=list)
+    log: str = ""
+    events: list[str] = field(default_factory=list)
+
+    def fact(self, name: str) -> Any:
+        """A fact the scenario established; a missing one means it did not get that far."""
+        if self.error is not None:
+            if isinstance(self.error, HarnessError | AssertionError):
+                raise ScenarioNotReached(f"the {self.scenario} scenario", str(self.error))
+            raise self.error
+        if name not in self.facts:
+            raise ScenarioNotReached(f"the {self.scenario} scenario", f"it never reached {name}")
+        return self.facts[name]
+
+
+@dataclass
+class _Job:
+    recording: Recording
+    bed: DhcpClientBed
+    thread: threading.Thread
+    deadline: float
+
+
+class Recorder:
+    """The scenarios of one session, started together, each result kept for its tests."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.jobs: dict[tuple[str, str], _Job] = {}
+
+    def start(self, pairs: Iterable[tuple[str, str]]) -> None:
+        for name, client in sorted(set(pairs) - set(self.jobs)):
+            bed = DhcpClientBed(client, self.limits)
+            case = ClientCase(bed.link, bed.target, bed=bed)
+            recording = Recording(name, client, case)
+            thread = threading.Thread(
+                target=self._run, args=(SCENARIOS[name], recording), daemon=True
+            )
+            seconds = getattr(SCENARIOS[name], "seconds", 60.0)
+            self.jobs[(name, client)] = _Job(
+                recording, bed, thread, time.monotonic() + seconds + WAIT_MARGIN_S
+            )
+            thread.start()
+
+    @staticmethod
+    def _run(fn: Scenario, recording: Recording) -> None:
+        try:
+            recording.facts = fn(recording.case)
+        except BaseException as exc:  # kept for the tests that judge it
+            recording.error = exc
+
+    def get(self, name: str, client: str) -> Recording:
+        job = self.jobs.get((name, client))
+        if job is None:
+            raise HarnessError(f"the {name} scenario was never started for {client}")
+        job.thread.join(max(0.0, job.deadline - time.monotonic()))
+        recording = job.recording
+        if job.thread.is_alive():
+            recording.error = HarnessError(f"the {name} scenario of {client} did not finish")
+        elif not recording.frames:
+            self._collect(job)
+        return recording
+
+    @staticmethod
+    def _collect(job: _Job) -> None:
+        recording, case = job.recording, job.recording.case
+        recording.frames = case.evidence()
+        recording.log = case.daemon_log()
+        recording.events = case.client.events()
+        case.finish()
+
+    def close(self) -> None:
+        for job in self.jobs.values():
+            job.thread.join(max(0.0, job.deadline - time.monotonic()))
+            if not job.thread.is_alive() and not job.recording.frames:
+                self._collect(job)
+            job.bed.close()
+        self.jobs.clear()
