@@ -7,6 +7,9 @@ problem, which Allure shows as "broken" (ERROR).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 
 class HarnessError(Exception):
     """Harness or environment problem: the verdict is ERROR, never FAIL."""
@@ -46,3 +49,16 @@ class Unsupported(Exception):
 
 class ConformanceFailure(AssertionError):
     """The target did something the requirement under test forbids."""
+
+
+@contextlib.contextmanager
+def precondition(scenario: str, *also: type[Exception]) -> Iterator[None]:
+    """Steps that build a test's scenario. A deviation there is judged by the tests of those
+    steps, not by this one: here it ends the test as ERROR "scenario not reached", never as
+    a PASS, WARN or FAIL of the requirement under test. ``also``: more exceptions that mean
+    the scenario could not be built (a control-protocol error, say)."""
+    caught: tuple[type[Exception], ...] = (ConformanceFailure, *also)
+    try:
+        yield
+    except caught as exc:
+        raise ScenarioNotReached(scenario, str(exc)) from None

@@ -13,7 +13,7 @@ import itertools
 import os
 import shutil
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,13 +21,7 @@ from harness import bounds
 from harness.agent import AgentClient, AgentReplyError
 from harness.bounds import Bound
 from harness.cgroups import Limits
-from harness.errors import (
-    ConformanceFailure,
-    HarnessError,
-    ScenarioNotReached,
-    TargetError,
-    Unsupported,
-)
+from harness.errors import HarnessError, TargetError, Unsupported, precondition
 from harness.impair import Impairment, RelayProcess
 from harness.link import Frame, Link
 from harness.oracle import Oracle
@@ -193,20 +187,10 @@ class TcpCase:
         """Record a measured value that is not a time (segments per round, a goodput)."""
         self.measurements.append(f"{what}: {value}")
 
-    @contextlib.contextmanager
-    def precondition(self, scenario: str) -> Iterator[None]:
-        """Steps that build the test's scenario (open a connection, fill a window, put data
-        in flight). A deviation there is judged by the tests of those steps, not by this
-        one: here it ends the test as ERROR "scenario not reached", never as a PASS, WARN or
-        FAIL of the requirement under test."""
-        try:
-            yield
-        except ConformanceFailure as exc:
-            raise ScenarioNotReached(scenario, str(exc)) from None
-        except AgentReplyError as exc:
-            raise ScenarioNotReached(
-                scenario, f"the target's application side answered {exc}"
-            ) from None
+    def precondition(self, scenario: str) -> contextlib.AbstractContextManager[None]:
+        """See harness.errors.precondition; the target's application refusing a step
+        (an AgentReplyError) also means the scenario was not reached."""
+        return precondition(scenario, AgentReplyError)
 
     def peer(self, target_port: int) -> TcpPeer:
         topo = self.bed.topology

@@ -285,6 +285,11 @@ def _bring_up(netns_name: str, ifname: str, *, promiscuous: bool = False) -> Non
 
 
 def add_squatter(topo: TesterTarget, ip: str) -> str:
+    with _LOCK:
+        return _add_squatter(topo, ip)
+
+
+def _add_squatter(topo: TesterTarget, ip: str) -> str:
     """A host of its own that already uses ``ip`` on the target's link (DHCP address
     conflict tests): a namespace whose macvlan, in bridge mode on the tester's veth end,
     sees the target's ARP broadcasts and answers them with its own MAC. Removed with the
@@ -322,14 +327,19 @@ def _offloads_off(netns_name: str, ifname: str) -> None:
         )
 
 
+_SWITCH = threading.RLock()  # pyroute2 keeps the namespaces to return to in one global stack
+
+
 @contextlib.contextmanager
 def inside(netns_name: str) -> Iterator[None]:
-    """Run the block with this thread inside a namespace (sockets opened there stay there)."""
-    netns.pushns(netns_name)
-    try:
-        yield
-    finally:
-        netns.popns()
+    """Run the block with this thread inside a namespace (sockets opened there stay there).
+    One thread at a time: the stack of namespaces to return to is shared."""
+    with _SWITCH:
+        netns.pushns(netns_name)
+        try:
+            yield
+        finally:
+            netns.popns()
 
 
 def _sysctl_path(name: str) -> str:

@@ -19,7 +19,7 @@ from typing import Generic, TypeVar
 
 from harness.cgroups import Limits
 from harness.dhcp.peer import ClientsPeer, DhcpLink, ServerPeer
-from harness.errors import HarnessError, TargetError
+from harness.errors import HarnessError, TargetError, precondition
 from harness.link import Frame, Link
 from harness.targets.dhcp import (
     CLIENT_CLASSES,
@@ -34,8 +34,11 @@ from reference_impl.dhcp.server import ServerConfig
 
 START_WAIT_S = 10.0
 T = TypeVar("T", bound=DhcpDaemon)
-# Short leases keep the client timing tests quick: T1 at 10 s, T2 at 17.5 s.
-CLIENT_LEASE_S = 20
+# Leases long enough that no client's own floors (udhcpc raises leases under 30 s) or
+# retransmission intervals (dhclient retries every 7-22 s) decide a verdict, with explicit
+# T1/T2 options: 45 s from T2 to the end of the lease leave room to rebind. The timer tests
+# that wait for them run side by side in the background (harness.dhcp.recorded).
+CLIENT_LEASE_S, CLIENT_T1_S, CLIENT_T2_S = 120, 30, 75
 
 
 class _Bed(Generic[T]):
@@ -105,7 +108,7 @@ class DhcpClientBed(_Bed[DhcpClientTarget]):
         topology = create_tester_target(unnumbered=True, promiscuous=True)
         super().__init__(name, topology, CLIENT_CLASSES[name], limits)
 
-    def server_config(self, lease_s: int = CLIENT_LEASE_S) -> ServerConfig:
+    def server_config(self) -> ServerConfig:
         net = ipaddress.IPv4Network(
             f"{self.topology.tester.ip}/{self.topology.prefixlen}", strict=False
         )
@@ -114,7 +117,9 @@ class DhcpClientBed(_Bed[DhcpClientTarget]):
             server_id=self.topology.tester.ip,
             subnet=str(net),
             pool=(str(base + 100), str(base + 200)),
-            lease_time_s=lease_s,
+            lease_time_s=CLIENT_LEASE_S,
+            t1_s=CLIENT_T1_S,
+            t2_s=CLIENT_T2_S,
             router=self.topology.gateway,
             decline_probation_s=3600,
         )
@@ -156,6 +161,9 @@ class DhcpCase:
 
     def measure(self, what: str, value: str) -> None:
         self.measurements.append(f"{what}: {value}")
+
+    def precondition(self, scenario: str) -> contextlib.AbstractContextManager[None]:
+        return precondition(scenario)
 
     def evidence(self) -> list[Frame]:
         self.link.drain()

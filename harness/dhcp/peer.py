@@ -68,6 +68,7 @@ class DhcpLink:
         self.link = link
         self.arp_for: dict[str, str] = {}  # IP -> MAC the tester answers ARP for
         self.exchanged: list[Seen] = []
+        self.arp_requests: list[tuple[int, arp.Arp]] = []  # every ARP request the target sent
         self.malformed: list[str] = []
 
     def send(self, packet: DhcpPacket) -> None:
@@ -90,6 +91,8 @@ class DhcpLink:
     def _dhcp(self, frame: Frame) -> Seen | None:
         request = decode_arp(frame.data)
         if request is not None:
+            if request.op == arp.REQUEST and not frame.outgoing:
+                self.arp_requests.append((frame.ts_ns, request))
             self._answer_arp(request)
             return None
         try:

@@ -12,7 +12,6 @@ own targets. ``--daemon-failures=fail`` makes them count like any other failure.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,7 +19,7 @@ import pytest
 
 from harness.cgroups import Limits
 from harness.dhcp.case import ClientCase, DhcpCase, DhcpClientBed, DhcpServerBed, ServerCase
-from harness.dhcp.recorded import Recorder, Recording
+from harness.dhcp.recorded import Recorder, RecordingView
 from harness.doctor import require_runtime
 from harness.errors import SetupError
 from harness.pytest_plugin import target_limits
@@ -31,16 +30,7 @@ from harness.targets.dhcp import DAEMONS, check_binary
 from harness.verdicts import VERDICT_KEY
 
 CASE_KEY = pytest.StashKey[DhcpCase]()
-RECORDED_KEY = pytest.StashKey["RecordedEvidence"]()
-
-
-@dataclass
-class RecordedEvidence:
-    """What a test that judges a recording shows: the recording's own evidence, and the
-    test's measurements."""
-
-    recording: Recording
-    measurements: list[str] = field(default_factory=list)
+RECORDED_KEY = pytest.StashKey[RecordingView]()
 TARGET_PROPERTY = "netconform_dhcp_target"
 B = TypeVar("B", DhcpServerBed, DhcpClientBed)
 # Failed tests' node IDs this session: daemons' FAIL verdicts, and everything else.
@@ -148,14 +138,14 @@ def dhcp_recorder(request: pytest.FixtureRequest) -> Iterator[Recorder]:
 @pytest.fixture
 def recording(
     request: pytest.FixtureRequest, dhcp_recorder: Recorder, recorded_client: str
-) -> Recording:
+) -> RecordingView:
     """The recording of the test's ``recorded`` scenario for its client."""
     mark = request.node.get_closest_marker("recorded")
     if mark is None:
         raise SetupError(f"{request.node.nodeid} takes `recording` without a recorded marker")
-    found = dhcp_recorder.get(str(mark.args[0]), recorded_client)
-    request.node.stash[RECORDED_KEY] = RecordedEvidence(found)
-    return found
+    view = RecordingView(dhcp_recorder.get(str(mark.args[0]), recorded_client))
+    request.node.stash[RECORDED_KEY] = view
+    return view
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -245,7 +235,7 @@ def attach_dhcp_evidence(item: pytest.Item, case: DhcpCase) -> None:
     allure_report.attach_environment(case.target.environment())
 
 
-def attach_recorded_evidence(item: pytest.Item, evidence: RecordedEvidence) -> None:
+def attach_recorded_evidence(item: pytest.Item, evidence: RecordingView) -> None:
     rec = evidence.recording
     pcap_dir = Path(item.config.getoption("pcap_dir"))
     peer = rec.case.peer

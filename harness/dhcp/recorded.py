@@ -22,7 +22,8 @@ from typing import Any
 
 from harness.cgroups import Limits
 from harness.dhcp.case import ClientCase, DhcpClientBed
-from harness.errors import HarnessError, ScenarioNotReached
+from harness.dhcp.peer import Seen, ServerPeer
+from harness.errors import ConformanceFailure, HarnessError, ScenarioNotReached
 from harness.link import Frame
 
 Scenario = Callable[[ClientCase], dict[str, Any]]
@@ -61,6 +62,33 @@ class Recording:
         if name not in self.facts:
             raise ScenarioNotReached(f"the {self.scenario} scenario", f"it never reached {name}")
         return self.facts[name]
+
+
+@dataclass
+class RecordingView:
+    """One test's view of a recording: the recording's facts and messages, and the test's
+    own measurements (the report shows them beside the recording's evidence)."""
+
+    recording: Recording
+    measurements: list[str] = field(default_factory=list)
+
+    def fact(self, name: str) -> Any:
+        return self.recording.fact(name)
+
+    def measure(self, what: str, value: str) -> None:
+        self.measurements.append(f"{what}: {value}")
+
+    @property
+    def server(self) -> ServerPeer:
+        return self.recording.case.server
+
+    @property
+    def from_client(self) -> list[Seen]:
+        """The client's DHCP messages, in order."""
+        return [seen for seen in self.server.exchanged if not seen.from_tester]
+
+    def failure(self, what: str) -> ConformanceFailure:
+        return self.server.failure(what)
 
 
 @dataclass

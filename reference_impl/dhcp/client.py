@@ -21,6 +21,7 @@ from reference_impl.wire.dhcp import (
     DISCOVER,
     FLAG_BROADCAST,
     LEASE_TIME,
+    MAX_MESSAGE_SIZE,
     MESSAGE_TYPE,
     NAK,
     OFFER,
@@ -60,6 +61,9 @@ class Outgoing:
     message: DhcpMessage
     source_ip: str
     destination: Destination
+
+
+MAX_REPLY_BYTES = 1500 - 20 - 8  # RFC 2132 9.10; at least 576
 
 
 @dataclass
@@ -271,6 +275,8 @@ class DhcpClient:
             options.append((SERVER_ID, ip_to_bytes(server_id)))
         if kind in (DISCOVER, REQUEST):
             options.append((PARAMETER_LIST, bytes([SUBNET_MASK, ROUTER, LEASE_TIME])))
+            # 3.5: how large a reply may be: an Ethernet frame's IP payload less UDP/IP headers
+            options.append((MAX_MESSAGE_SIZE, MAX_REPLY_BYTES.to_bytes(2, "big")))
         flags = FLAG_BROADCAST if ciaddr == UNSPECIFIED and kind != DECLINE else 0
         return DhcpMessage(
             BOOTREQUEST, self.xid, self.chaddr, tuple(options), flags=flags, ciaddr=ciaddr
