@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from harness.cgroups import Limits
 from harness.dhcp.peer import ClientsPeer, DhcpLink, ServerPeer
@@ -94,8 +96,10 @@ class DhcpServerBed(_Bed[DhcpServerTarget]):
         wait_for_udp_port(self.topology.target.netns, 67, self.target)
 
     def ensure_alive(self) -> None:
-        if self.target.alive:
-            return
+        if not self.target.alive:
+            self.restart()
+
+    def restart(self) -> None:
         self.restarts += 1
         self.target.stop()
         self.start()
@@ -182,11 +186,13 @@ class DhcpCase:
 class ServerCase(DhcpCase):
     clients: ClientsPeer = field(init=False)
     bed: DhcpServerBed | None = None
+    facts: dict[str, Any] = field(default_factory=dict)  # what a test's steps learnt
 
     def __post_init__(self) -> None:
         super().__post_init__()
         assert self.bed is not None
-        self.clients = ClientsPeer(self.link, self.bed.plan.server_ip, seed=None)
+        mac = self.bed.topology.target.mac
+        self.clients = ClientsPeer(self.link, self.bed.plan.server_ip, seed=None, server_mac=mac)
 
     @property
     def plan(self) -> ServerPlan:
@@ -196,6 +202,15 @@ class ServerCase(DhcpCase):
     @property
     def peer(self) -> ClientsPeer:
         return self.clients
+
+    def restart_after_kill(self) -> None:
+        """SIGKILL the server (no chance to save anything), then start it again."""
+        assert self.bed is not None
+        process = self.target.process
+        if process is not None:
+            os.kill(process.pid, signal.SIGKILL)
+            process.popen.wait()
+        self.bed.restart()
 
 
 @dataclass

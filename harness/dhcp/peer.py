@@ -13,6 +13,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from harness.errors import ConformanceFailure
 from harness.link import Frame, Link
@@ -149,10 +150,12 @@ class FakeClient:
 class ClientsPeer(DhcpLink):
     """Clients on the server target's link."""
 
-    def __init__(self, link: Link, server_ip: str, seed: int | None = None) -> None:
+    def __init__(
+        self, link: Link, server_ip: str, seed: int | None = None, server_mac: str = BROADCAST
+    ) -> None:
         super().__init__(link)
         self.server_ip = server_ip
-        self.server_mac = BROADCAST  # learnt from the server's first reply
+        self.server_mac = server_mac  # else learnt from the server's first reply
         self.rng = random.Random(seed)
 
     def new_client(self) -> FakeClient:
@@ -170,7 +173,11 @@ class ClientsPeer(DhcpLink):
         giaddr: str = ZERO,
         broadcast: bool = False,
         new_xid: bool = True,
+        parameters: bytes = bytes([SUBNET_MASK, ROUTER]),
+        extra: tuple[tuple[int, bytes], ...] = (),
     ) -> DhcpMessage:
+        """A client message; ``parameters``: its parameter request list (DISCOVER, REQUEST,
+        INFORM); ``extra``: more options, after the others (a relay's option 82 last)."""
         if new_xid or not client.xid:
             client.xid = self.rng.getrandbits(32)
         options: list[tuple[int, bytes]] = [
@@ -181,21 +188,37 @@ class ClientsPeer(DhcpLink):
             options.append((REQUESTED_IP, ip_to_bytes(requested)))
         if server_id:
             options.append((SERVER_ID, ip_to_bytes(server_id)))
-        if kind in (DISCOVER, REQUEST, INFORM):
-            options.append((PARAMETER_LIST, bytes([SUBNET_MASK, ROUTER])))
+        if kind in (DISCOVER, REQUEST, INFORM) and parameters:
+            options.append((PARAMETER_LIST, parameters))
         return DhcpMessage(
             BOOTREQUEST,
             client.xid,
             client.mac,
-            tuple(options),
+            (*options, *extra),
             flags=FLAG_BROADCAST if broadcast else 0,
             ciaddr=ciaddr,
             giaddr=giaddr,
+            hops=1 if giaddr != ZERO else 0,
         )
 
     def send_from(self, client: FakeClient, message: DhcpMessage, *, unicast: bool = False) -> None:
         """Broadcast from 0.0.0.0, or (``unicast``) from the client's address to the
-        server, as a client in RENEWING or sending RELEASE/INFORM does (4.1, 4.4.5)."""
+        server, as a client in RENEWING or sending RELEASE/INFORM does (4.1, 4.4.5). A
+        message with giaddr set comes from that relay: unicast from giaddr, port 67 to 67
+        (the relay answers ARP with the client's MAC; RFC 1542 4.1)."""
+        if message.giaddr != ZERO:
+            self.arp_for[message.giaddr] = client.mac
+            packet = DhcpPacket(
+                message,
+                client.mac,
+                self.server_mac,
+                message.giaddr,
+                self.server_ip,
+                SERVER_PORT,
+                SERVER_PORT,
+            )
+            self.send(packet)
+            return
         if unicast:
             self.arp_for[client.address] = client.mac
             src, dst = client.address, self.server_ip
@@ -246,10 +269,11 @@ class ClientsPeer(DhcpLink):
         giaddr: str = ZERO,
         within: float = 5.0,
         what: str = "reply to DHCPDISCOVER",
+        **options: Any,
     ) -> DhcpPacket:
         """A DISCOVER (new xid) and the server's OFFER to it, kept as ``client.offer``."""
         message = self.message(
-            client, DISCOVER, requested=requested, broadcast=broadcast, giaddr=giaddr
+            client, DISCOVER, requested=requested, broadcast=broadcast, giaddr=giaddr, **options
         )
         self.send_from(client, message)
         client.offer = self.expect_reply(client, ("DHCPOFFER",), within, what)

@@ -44,6 +44,7 @@ from reference_impl.wire.dhcp import (
 from reference_impl.wire.ipv4 import ip_to_bytes
 
 S = 1_000_000
+RELAY_AGENT_INFORMATION = 82  # RFC 3046
 INFINITE = 0xFFFFFFFF  # the lease time option's "infinity" (RFC 2132 9.2)
 UNSPECIFIED = "0.0.0.0"
 BROADCAST_IP = "255.255.255.255"
@@ -140,6 +141,13 @@ def _echoed_client_id(msg: DhcpMessage) -> tuple[tuple[int, bytes], ...]:
     returned unaltered in the reply."""
     client_id = msg.option(CLIENT_ID)
     return ((CLIENT_ID, client_id),) if client_id is not None else ()
+
+
+def _echoed_agent_information(msg: DhcpMessage) -> tuple[tuple[int, bytes], ...]:
+    """RFC 3046 2.2: the relay agent information a relay added comes back unchanged, as the
+    last option, so that the relay can use it and strip it."""
+    info = msg.option(RELAY_AGENT_INFORMATION) if msg.giaddr != UNSPECIFIED else None
+    return ((RELAY_AGENT_INFORMATION, info),) if info is not None else ()
 
 
 class DhcpServer:
@@ -341,7 +349,9 @@ class DhcpServer:
             BOOTREPLY,
             msg.xid,
             msg.chaddr,
-            tuple(self._options(kind, lease)) + _echoed_client_id(msg),
+            tuple(self._options(kind, lease))
+            + _echoed_client_id(msg)
+            + _echoed_agent_information(msg),
             secs=0,
             flags=msg.flags,
             ciaddr=ciaddr,
@@ -358,13 +368,17 @@ class DhcpServer:
             (SERVER_ID, ip_to_bytes(self.config.server_id)),
             (MESSAGE, why.encode()[:255]),
             *_echoed_client_id(msg),
+            *_echoed_agent_information(msg),
         )
+        # 4.3.2: a NAK through a relay has the BROADCAST bit set: the client may not have a
+        # working address, so the relay must broadcast the NAK to it.
+        relayed = msg.giaddr != UNSPECIFIED
         reply = DhcpMessage(
             BOOTREPLY,
             msg.xid,
             msg.chaddr,
             options,
-            flags=msg.flags,
+            flags=msg.flags | FLAG_BROADCAST if relayed else msg.flags,
             giaddr=msg.giaddr,
             htype=msg.htype,
             hlen=msg.hlen,

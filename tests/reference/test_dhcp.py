@@ -331,3 +331,17 @@ def test_client_init_reboot_gets_its_address_back_or_starts_over(known):
         assert client.state == ClientState.CHECKING
     else:
         assert client.state == ClientState.REBOOTING  # silence: it will time out and retry
+
+
+def test_a_nak_through_a_relay_has_the_broadcast_bit_and_the_agent_information_last():
+    """RFC 2131 4.3.2 (the relay must broadcast a NAK) and RFC 3046 2.2 (option 82 comes back
+    unchanged, last)."""
+    server = DhcpServer(CONFIG)
+    agent = (82, b"\x01\x02ab")
+    relayed = msg(REQUEST, options=[(REQUESTED_IP, ip("10.9.9.9")), agent], giaddr="198.18.0.253")
+    (nak,) = server.handle(relayed, now=0)
+    assert nak.message.flags & FLAG_BROADCAST and nak.destination.ip == "198.18.0.253"
+    assert nak.message.options[-1] == agent
+    offered = msg(DISCOVER, options=[agent], giaddr="198.18.0.253")
+    (offer,) = server.handle(offered, now=0)
+    assert offer.message.options[-1] == agent

@@ -6,7 +6,7 @@ from reference_impl.tcp.profiles import RFC
 from reference_impl.tcp.seq import add
 from reference_impl.tcp.states import State
 from reference_impl.wire.tcp import ACK, FIN, RST, SYN
-from tests.reference.helpers import ISS, MS, PEER_ISS, Remote, established, syn
+from tests.reference.helpers import ISS, PEER_ISS, Remote, established, syn
 
 
 def syn_received(profile=RFC) -> Remote:
