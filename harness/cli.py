@@ -12,6 +12,7 @@ from harness.signals import install_interrupt_handlers
 from harness.targets import DHCP_CLIENTS, DHCP_SERVERS
 
 RESULTS_DIR = Path("reports/allure-results")
+VERDICTS_FILE = Path("reports/verdicts.json")
 REPORT_DIR = Path("reports/allure-report")
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
 
@@ -112,6 +113,17 @@ def _parser() -> argparse.ArgumentParser:
     matrix.add_argument("--out", type=Path, default=Path("reports/matrix"))
     matrix.set_defaults(func=cmd_matrix)
 
+    verdicts = sub.add_parser(
+        "verdicts", help="what a run found per target, as a table (from its --verdicts file)"
+    )
+    verdicts.add_argument(
+        "file", type=Path, nargs="?", default=VERDICTS_FILE, help=f"default {VERDICTS_FILE}"
+    )
+    verdicts.add_argument(
+        "--only", default="", metavar="TEXT", help="only tests whose id contains TEXT"
+    )
+    verdicts.set_defaults(func=cmd_verdicts)
+
     reqs = sub.add_parser("requirements", help="the requirement catalogue and what covers it")
     reqs.add_argument(
         "--suite", action="append", metavar="PATH", help="suites to count (default all)"
@@ -186,6 +198,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         *dhcp_args,
         f"--alluredir={RESULTS_DIR}",
         "--junitxml=reports/junit.xml",
+        f"--verdicts={VERDICTS_FILE}",
         *extra,
     ]
     print(f"netconform: running suites against {', '.join(target_names(targets))}", flush=True)
@@ -260,6 +273,22 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         note = f"  ({why[:100]})" if why else ""
         print(f"{stack['name']:<24} score {stack['score']:6.1%}  {stack['summary']}{note}")
     print(f"netconform: matrix at {(args.out / 'index.html').resolve()}")
+    return 0
+
+
+def cmd_verdicts(args: argparse.Namespace) -> int:
+    import json
+
+    from harness import verdicts
+    from harness.report.verdict_table import markdown
+
+    try:
+        found = verdicts.read(args.file)
+    except FileNotFoundError:
+        raise SetupError(f"no such file: {args.file}; `netconform run` writes one") from None
+    except (json.JSONDecodeError, TypeError, KeyError, UnicodeDecodeError) as exc:
+        raise SetupError(f"{args.file} is not a verdicts file: {exc}") from None
+    print(markdown(found.values(), args.only), end="")
     return 0
 
 
