@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import runs
+
 PREFIX = "ncf"
 _NAME_RE = re.compile(rf"^{PREFIX}-(\d+)-\d+$")
 _COUNTER = itertools.count(1)
@@ -181,17 +183,7 @@ def remove_leftovers() -> list[str]:
         with contextlib.suppress(OSError):
             for path in parent.iterdir():
                 match = _NAME_RE.match(path.name)
-                if match and path.is_dir() and not _alive(int(match.group(1))):
+                if match and path.is_dir() and not runs.alive(int(match.group(1))):
                     _remove(path)
                     removed.append(path.name)
     return sorted(set(removed))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

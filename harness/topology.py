@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 from pyroute2 import NetNS, netns
 
+from harness import runs
 from harness.errors import TopologyError
 
 PREFIX = "ncf"
@@ -441,23 +442,13 @@ def our_namespaces() -> list[str]:
     return sorted(n for n in names if _NAME_RE.match(n))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_leftovers() -> list[str]:
     """Remove namespaces left by runs whose process is gone; return their names."""
     removed = []
     for name in our_namespaces():
         match = _NAME_RE.match(name)
         assert match is not None
-        if not _alive(int(match.group(1))):
+        if not runs.alive(int(match.group(1))):
             remove_namespace(name)
             removed.append(name)
     return removed

@@ -10,6 +10,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from harness import runs
+
 _NAME_RE = re.compile(r"^netconform-(\d+)-")
 
 
@@ -23,17 +25,7 @@ def remove_leftovers() -> list[str]:
     root = Path(tempfile.gettempdir())
     for path in root.glob("netconform-*"):
         match = _NAME_RE.match(path.name)
-        if match and path.is_dir() and not _alive(int(match.group(1))):
+        if match and path.is_dir() and not runs.alive(int(match.group(1))):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path.name)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
