@@ -56,6 +56,53 @@ class ClientState(Enum):
     REBOOTING = "REBOOTING"
 
 
+class ClientEvent(Enum):
+    START = "start without a previous address (DISCOVER)"
+    REBOOT = "start with a previous address"
+    REQUEST_SENT = "REQUEST for the previous address sent"
+    OFFER = "DHCPOFFER received (REQUEST sent)"
+    ACK = "DHCPACK received"
+    NAK = "DHCPNAK received"
+    ADDRESS_FREE = "nobody answered the ARP check"
+    ADDRESS_IN_USE = "someone answered the ARP check (DECLINE sent)"
+    T1 = "T1 expired (REQUEST unicast to the server)"
+    T2 = "T2 expired (REQUEST broadcast)"
+    LEASE_EXPIRED = "the lease ran out"
+    RELEASE = "the application gave the lease up (RELEASE sent)"
+
+
+C, CE = ClientState, ClientEvent
+# Figure 5 of RFC 2131 section 4.4, with the ARP check of 4.4.1 as a state of its own.
+CLIENT_TRANSITIONS: dict[tuple[ClientState, ClientEvent], ClientState] = {
+    (C.INIT, CE.START): C.SELECTING,
+    (C.INIT, CE.REBOOT): C.INIT_REBOOT,
+    (C.INIT_REBOOT, CE.REQUEST_SENT): C.REBOOTING,
+    (C.SELECTING, CE.OFFER): C.REQUESTING,
+    (C.REQUESTING, CE.ACK): C.CHECKING,
+    (C.REBOOTING, CE.ACK): C.CHECKING,
+    (C.CHECKING, CE.ADDRESS_FREE): C.BOUND,
+    (C.CHECKING, CE.ADDRESS_IN_USE): C.INIT,
+    (C.BOUND, CE.T1): C.RENEWING,
+    (C.RENEWING, CE.T2): C.REBINDING,
+    (C.RENEWING, CE.ACK): C.BOUND,
+    (C.REBINDING, CE.ACK): C.BOUND,
+    **{(state, CE.NAK): C.INIT for state in (C.REQUESTING, C.REBOOTING, C.RENEWING, C.REBINDING)},
+    **{(state, CE.LEASE_EXPIRED): C.INIT for state in (C.BOUND, C.RENEWING, C.REBINDING)},
+    **{(state, CE.RELEASE): C.INIT for state in (C.BOUND, C.RENEWING, C.REBINDING)},
+}
+
+
+class ClientTransitionError(RuntimeError):
+    """An event figure 5 does not allow in the client's state (a bug in the caller)."""
+
+
+def next_client_state(state: ClientState, event: ClientEvent) -> ClientState:
+    try:
+        return CLIENT_TRANSITIONS[(state, event)]
+    except KeyError:
+        raise ClientTransitionError(f"{event.value} is not possible in {state.value}") from None
+
+
 @dataclass(frozen=True)
 class Outgoing:
     message: DhcpMessage
@@ -122,9 +169,10 @@ class DhcpClient:
         self.xid = self._new_xid() & 0xFFFFFFFF
         self._attempt = 0
         if previous is not None:
-            self.state = ClientState.REBOOTING
+            self._go(ClientEvent.REBOOT)
+            self._go(ClientEvent.REQUEST_SENT)
             return self._send(self._message(REQUEST, requested=previous), now)
-        self.state = ClientState.SELECTING
+        self._go(ClientEvent.START)
         return self._send(self._message(DISCOVER), now)
 
     def release(self, *, now: int) -> list[Outgoing]:
@@ -133,7 +181,8 @@ class DhcpClient:
             return []
         msg = self._message(RELEASE, ciaddr=self.binding.address, server_id=self.binding.server_id)
         out = [Outgoing(msg, self.binding.address, Destination(self.binding.server_id, "", 67))]
-        self.binding, self.state, self.timer = None, ClientState.INIT, None
+        self._go(ClientEvent.RELEASE)
+        self.binding, self.timer = None, None
         return out
 
     # -- the network ----------------------------------------------------------------------
@@ -144,7 +193,8 @@ class DhcpClient:
         kind = message.message_type
         if self.state == ClientState.SELECTING and kind == OFFER:
             self.offer = message
-            self.state, self._attempt = ClientState.REQUESTING, 0
+            self._go(ClientEvent.OFFER)
+            self._attempt = 0
             return self._send(
                 self._message(
                     REQUEST,
@@ -161,12 +211,15 @@ class DhcpClient:
         )
         if self.state in waiting and kind == NAK:
             self.history.append((now, "NAK: back to INIT"))
-            self.binding, self.state, self.timer = None, ClientState.INIT, now
+            self._go(ClientEvent.NAK)
+            self.binding, self.timer = None, now
             return []
         if self.state in waiting and kind == ACK:
-            if self.state in (ClientState.RENEWING, ClientState.REBINDING):
+            renewing = self.state in (ClientState.RENEWING, ClientState.REBINDING)
+            self._go(ClientEvent.ACK)
+            if renewing:
                 return self._bind(message, now)
-            self.pending_check, self.state, self.timer = message, ClientState.CHECKING, None
+            self.pending_check, self.timer = message, None
         return []
 
     def arp_result(self, *, conflict: bool, now: int) -> list[Outgoing]:
@@ -176,10 +229,12 @@ class DhcpClient:
             return []
         self.pending_check = None
         if not conflict:
+            self._go(ClientEvent.ADDRESS_FREE)
             return self._bind(ack, now)
         decline = self._message(DECLINE, requested=ack.yiaddr, server_id=ack.option_ip(SERVER_ID))
         self.history.append((now, f"DECLINE {ack.yiaddr}: someone answered ARP for it"))
-        self.state, self.timer = ClientState.INIT, now + DECLINE_WAIT_S * S
+        self._go(ClientEvent.ADDRESS_IN_USE)
+        self.timer = now + DECLINE_WAIT_S * S
         return [Outgoing(decline, UNSPECIFIED, Destination(BROADCAST_IP, "ff:ff:ff:ff:ff:ff", 67))]
 
     def _bind(self, ack: DhcpMessage, now: int) -> list[Outgoing]:
@@ -198,7 +253,6 @@ class DhcpClient:
             t1,
             t2,
         )
-        self.state = ClientState.BOUND
         self.timer = None if lease == INFINITE else self.binding.t1_us
         self.history.append((now, f"BOUND to {ack.yiaddr} for {lease} s"))
         return []
@@ -219,13 +273,15 @@ class DhcpClient:
             return []
         if now >= self.binding.at(1.0):  # 4.4.5: the lease ran out: start over
             self.history.append((now, "lease expired"))
+            self._go(ClientEvent.LEASE_EXPIRED)
             self.binding = None
             return self.start(now=now)
         if self.state == ClientState.BOUND:
-            self.state, self.xid = ClientState.RENEWING, self._new_xid() & 0xFFFFFFFF
+            self._go(ClientEvent.T1)
+            self.xid = self._new_xid() & 0xFFFFFFFF
         t2 = self.binding.t2_us
         if self.state == ClientState.RENEWING and now >= t2:
-            self.state = ClientState.REBINDING
+            self._go(ClientEvent.T2)
         return self._renew_or_rebind(now, t2)
 
     def _renew_or_rebind(self, now: int, t2: int) -> list[Outgoing]:
@@ -242,6 +298,9 @@ class DhcpClient:
         self.timer = min(until, now + max((until - now) // 2, MIN_RENEW_RETRY_S * S))
         self._request_sent_us = now
         return [Outgoing(msg, self.binding.address, dest)]
+
+    def _go(self, event: ClientEvent) -> None:
+        self.state = next_client_state(self.state, event)
 
     # -- messages -------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from reference_impl.tcp.states import (
     RECEIVES_DATA,
     Event,
     State,
+    Timer,
     TransitionError,
     next_state,
 )
@@ -45,7 +46,6 @@ from reference_impl.wire.tcp import (
 MAX_WINDOW_SHIFT = 14  # RFC 7323 2.3
 MIN_PEER_MSS = 64  # below this an announced MSS is treated as this (Linux uses 48)
 SENDS_AFTER_CLOSE = frozenset({State.FIN_WAIT_1, State.CLOSING, State.LAST_ACK})
-TIMERS = ("rtx", "delack", "persist", "timewait")
 
 
 class TcpError(Exception):
@@ -94,7 +94,7 @@ class TcpConnection:
         self.dupacks = 0
         self.retransmits = 0  # consecutive timeouts without progress
         self.persist_backoff = 0
-        self.timers: dict[str, int] = {}
+        self.timers: dict[Timer, int] = {}
         self._probe: RttProbe | None = None
         self._unacked_bytes = 0  # received but not yet acknowledged (delayed ACK)
         self._quickacks = profile.quickack_segments
@@ -119,7 +119,8 @@ class TcpConnection:
     ) -> TcpConnection:
         """Passive open from a listener's SYN (3.10.7.2): answer SYN-ACK, go to SYN-RECEIVED."""
         conn = cls(syn.dport, syn.sport, iss=iss, profile=profile)
-        conn.state, conn.passive = State.LISTEN, True
+        conn.passive = True
+        conn._transition(Event.OPEN_PASSIVE)
         conn._learn_peer_syn(syn)
         conn._transition(Event.RCV_SYN)
         conn._send_syn(now, ack=True)
@@ -159,7 +160,7 @@ class TcpConnection:
         self.snd_nxt = self.snd_max = seq.add(self.iss, 1)
         if self._probe is None and self.retransmits == 0:
             self._probe = RttProbe(self.snd_nxt, now)
-        self._arm("rtx", now + self.rtt.rto_us)
+        self._arm(Timer.RETRANSMISSION, now + self.rtt.rto_us)
 
     @property
     def eff_mss(self) -> int:
@@ -259,18 +260,25 @@ class TcpConnection:
     def next_timer(self) -> int | None:
         return min(self.timers.values()) if self.timers else None
 
-    def _arm(self, name: str, at: int) -> None:
-        self.timers[name] = at
+    def _arm(self, timer: Timer, at: int) -> None:
+        self.timers[timer] = at
 
-    def _disarm(self, name: str) -> None:
-        self.timers.pop(name, None)
+    def _disarm(self, timer: Timer) -> None:
+        self.timers.pop(timer, None)
 
     def on_timer(self, *, now: int) -> list[TcpSegment]:
-        for name in TIMERS:
-            at = self.timers.get(name)
+        """Run the handler of every timer that has expired, in Timer's order."""
+        handlers = {
+            Timer.RETRANSMISSION: self._on_rtx_timeout,
+            Timer.DELAYED_ACK: self._on_delack_timeout,
+            Timer.PERSIST: self._on_persist_timeout,
+            Timer.TIME_WAIT: self._on_timewait_timeout,
+        }
+        for timer in Timer:
+            at = self.timers.get(timer)
             if at is not None and at <= now and self.state != State.CLOSED:
-                del self.timers[name]
-                getattr(self, f"_on_{name}_timeout")(now)
+                del self.timers[timer]
+                handlers[timer](now)
         return self.outgoing()
 
     def _on_delack_timeout(self, now: int) -> None:
@@ -298,7 +306,7 @@ class TcpConnection:
 
     def _arm_persist(self, now: int) -> None:
         delay = min(self.rtt.rto_us << self.persist_backoff, self.profile.persist_max_us)
-        self._arm("persist", now + max(delay, self.rtt.min_rto_us))
+        self._arm(Timer.PERSIST, now + max(delay, self.rtt.min_rto_us))
 
     def _on_rtx_timeout(self, now: int) -> None:
         """RFC 6298 5.4-5.7: retransmit the earliest unacknowledged segment, back off. While
@@ -322,7 +330,7 @@ class TcpConnection:
         self.dupacks = 0
         self.snd_nxt = self.snd_una  # go back: resend from the first unacknowledged byte
         self._output(now, force_one=True)
-        self._arm("rtx", now + self.rtt.rto_us)
+        self._arm(Timer.RETRANSMISSION, now + self.rtt.rto_us)
 
     # -- segment arrival (3.10.7) -------------------------------------------------------------
 
@@ -358,7 +366,7 @@ class TcpConnection:
             self._emit_ack()
         else:  # simultaneous open (MUST-10)
             self._transition(Event.RCV_SYN)
-            self._disarm("rtx")
+            self._disarm(Timer.RETRANSMISSION)
             self.retransmits = 0
             self._send_syn(now, ack=True)
 
@@ -368,7 +376,7 @@ class TcpConnection:
             self.rtt.on_sample(now - self._probe.sent_at)
         self._probe = None
         self.retransmits = 0
-        self._disarm("rtx")
+        self._disarm(Timer.RETRANSMISSION)
 
     def _synchronized_arrival(self, seg: TcpSegment, now: int) -> None:
         if seg.flags & SYN and seg.seq == self.irs:  # the peer's SYN, once more
@@ -395,7 +403,7 @@ class TcpConnection:
             if not seg.flags & RST:
                 self._emit_ack()
                 if self.state == State.TIME_WAIT and seg.flags & FIN:
-                    self._arm("timewait", now + self.profile.time_wait_us)
+                    self._arm(Timer.TIME_WAIT, now + self.profile.time_wait_us)
             return
         if seg.flags & RST:  # second: RST (RFC 5961 3.2)
             if seg.seq == self.rcv_nxt:
@@ -507,7 +515,7 @@ class TcpConnection:
             self.snd_wl1, self.snd_wl2 = seg.seq, seg.ack
             self.max_snd_wnd = max(self.max_snd_wnd, self.snd_wnd)
             if opened:
-                self._disarm("persist")
+                self._disarm(Timer.PERSIST)
                 self.persist_backoff = 0
 
     def _is_duplicate_ack(self, seg: TcpSegment, old_wnd: int) -> bool:
@@ -535,9 +543,9 @@ class TcpConnection:
         self._congestion_on_ack(ack, acked, now)
         self.dupacks = 0
         if self._flight() > 0:
-            self._arm("rtx", now + self.rtt.rto_us)  # RFC 6298 5.3
+            self._arm(Timer.RETRANSMISSION, now + self.rtt.rto_us)  # RFC 6298 5.3
         else:
-            self._disarm("rtx")  # 5.2
+            self._disarm(Timer.RETRANSMISSION)  # 5.2
 
     def _congestion_on_ack(self, ack: int, acked: int, now: int) -> None:
         cc = self.cc
@@ -570,7 +578,7 @@ class TcpConnection:
                 self.scoreboard.retransmitted.add(self.snd_una)
         elif self._fin_sent():
             self._emit(FIN | ACK, self.snd_una)
-        self._arm("rtx", now + self.rtt.rto_us)
+        self._arm(Timer.RETRANSMISSION, now + self.rtt.rto_us)
 
     def _retransmit_sack_holes(self, now: int) -> None:
         """RFC 6675 (simplified NextSeg): resend unSACKed holes while the pipe allows."""
@@ -593,7 +601,7 @@ class TcpConnection:
             return
         if self.state in (State.FIN_WAIT_1, State.CLOSING, State.LAST_ACK):
             self._transition(Event.RCV_ACK_OF_FIN)
-            self._disarm("rtx")
+            self._disarm(Timer.RETRANSMISSION)
             if self.state == State.TIME_WAIT:
                 self._enter_time_wait(now)
             elif self.state == State.CLOSED:
@@ -636,14 +644,14 @@ class TcpConnection:
             self._emit_ack()
         elif self._unacked_bytes >= self.profile.ack_every_full_segments * self.profile.mss:
             self._emit_ack()
-        elif "delack" not in self.timers:
-            self._arm("delack", now + self.profile.ack_delay_us)
+        elif Timer.DELAYED_ACK not in self.timers:
+            self._arm(Timer.DELAYED_ACK, now + self.profile.ack_delay_us)
 
     def _on_fin(self, fin_seq: int, now: int) -> None:
         """3.10.7.4 eighth: a FIN takes one sequence number, only when it is next in order."""
         if self.state in (State.CLOSE_WAIT, State.CLOSING, State.LAST_ACK, State.TIME_WAIT):
             if self.state == State.TIME_WAIT:
-                self._arm("timewait", now + self.profile.time_wait_us)
+                self._arm(Timer.TIME_WAIT, now + self.profile.time_wait_us)
             self._emit_ack()
             return
         if fin_seq != self.rcv_nxt:
@@ -657,8 +665,8 @@ class TcpConnection:
         if self.state == State.CLOSE_WAIT and self.profile.delayed_ack:
             # The ACK of a FIN is an ACK like any other: it may wait (MUST-40 bounds it), and
             # the application's own FIN often follows soon enough to carry it.
-            if "delack" not in self.timers:
-                self._arm("delack", now + self.profile.ack_delay_us)
+            if Timer.DELAYED_ACK not in self.timers:
+                self._arm(Timer.DELAYED_ACK, now + self.profile.ack_delay_us)
         else:
             self._emit_ack()
         if self.state == State.TIME_WAIT:
@@ -666,7 +674,7 @@ class TcpConnection:
 
     def _enter_time_wait(self, now: int) -> None:
         self.timers.clear()
-        self._arm("timewait", now + self.profile.time_wait_us)  # MUST-13
+        self._arm(Timer.TIME_WAIT, now + self.profile.time_wait_us)  # MUST-13
 
     # -- sending (3.8.6, RFC 5681) ------------------------------------------------------------
 
@@ -699,7 +707,7 @@ class TcpConnection:
             if force_one:
                 usable = max(usable, min(self.eff_mss, self.snd_wnd)) if self.snd_wnd else 0
             if usable <= 0:
-                if self.snd_wnd == 0 and in_flight == 0 and "persist" not in self.timers:
+                if self.snd_wnd == 0 and in_flight == 0 and Timer.PERSIST not in self.timers:
                     self._arm_persist(now)
                 return
             sack = self._sack_option()
@@ -735,8 +743,8 @@ class TcpConnection:
         self.snd_nxt = new_end
         if seq.gt(new_end, self.snd_max):
             self.snd_max = new_end
-        if "rtx" not in self.timers:
-            self._arm("rtx", now + self.rtt.rto_us)  # RFC 6298 5.1
+        if Timer.RETRANSMISSION not in self.timers:
+            self._arm(Timer.RETRANSMISSION, now + self.rtt.rto_us)  # RFC 6298 5.1
 
     def _maybe_send_fin(self, now: int) -> None:
         fin_seq = self._fin_seq
@@ -746,8 +754,8 @@ class TcpConnection:
         self.snd_nxt = seq.add(fin_seq, 1)
         if seq.gt(self.snd_nxt, self.snd_max):
             self.snd_max = self.snd_nxt
-        if "rtx" not in self.timers:
-            self._arm("rtx", now + self.rtt.rto_us)
+        if Timer.RETRANSMISSION not in self.timers:
+            self._arm(Timer.RETRANSMISSION, now + self.rtt.rto_us)
 
     # -- receive window and ACKs ----------------------------------------------------------
 
@@ -805,7 +813,7 @@ class TcpConnection:
         )
         if has_ack:
             self._unacked_bytes = 0
-            self._disarm("delack")
+            self._disarm(Timer.DELAYED_ACK)
 
     # -- state -----------------------------------------------------------------------------
 
@@ -814,7 +822,7 @@ class TcpConnection:
 
     def _reset(self, error: str) -> None:
         self.error = self.error or error
-        self.state = State.CLOSED
+        self._transition(Event.RESET)
         self.timers.clear()
 
 

@@ -1,12 +1,11 @@
-"""Sequence-number arithmetic on plain ints, modulo 2**32 (RFC 9293 section 3.4).
-
-The hot path uses these functions; ``reference_impl.wire.seqnum.SeqNum`` is the same
-arithmetic as a value type for APIs and tests.
-"""
+"""Sequence numbers as RFC 9293 section 3.4 defines them: 32-bit plain ints, compared and
+added modulo 2**32. The reference's one sequence-number type: the connection, the
+reassembly queue and the harness's relative numbering all use these functions."""
 
 from __future__ import annotations
 
 MASK = 0xFFFFFFFF
+MOD = MASK + 1
 HALF = 0x80000000
 
 
@@ -39,3 +38,13 @@ def ge(a: int, b: int) -> bool:
 def between(low: int, x: int, high: int) -> bool:
     """low <= x < high, modulo 2**32."""
     return le(low, x) and lt(x, high)
+
+
+def relative(absolute_seq: int, origin: int) -> int:
+    """Offset of an absolute sequence number from an origin (an ISN), modulo 2**32."""
+    return (absolute_seq - origin) & MASK
+
+
+def absolute(offset: int, origin: int) -> int:
+    """The absolute sequence number at an offset from an origin."""
+    return (origin + offset) & MASK

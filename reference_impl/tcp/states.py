@@ -21,6 +21,7 @@ class State(Enum):
 
 class Event(Enum):
     OPEN_ACTIVE = "active open (send SYN)"
+    OPEN_PASSIVE = "passive open (listen)"
     RCV_SYN = "SYN received (passive open or simultaneous open)"
     RCV_SYN_ACK = "SYN-ACK received"
     RCV_ACK_OF_SYN = "ACK of our SYN received"
@@ -34,6 +35,7 @@ class Event(Enum):
 S, E = State, Event
 TRANSITIONS: dict[tuple[State, Event], State] = {
     (S.CLOSED, E.OPEN_ACTIVE): S.SYN_SENT,
+    (S.CLOSED, E.OPEN_PASSIVE): S.LISTEN,
     (S.LISTEN, E.RCV_SYN): S.SYN_RECEIVED,
     (S.SYN_SENT, E.RCV_SYN_ACK): S.ESTABLISHED,
     (S.SYN_SENT, E.RCV_SYN): S.SYN_RECEIVED,  # simultaneous open
@@ -67,6 +69,15 @@ SYNCHRONIZED = frozenset(
 RECEIVES_DATA = frozenset({S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2})
 CAN_SEND = frozenset({S.ESTABLISHED, S.CLOSE_WAIT})
 FIN_SENT = frozenset({S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSING, S.LAST_ACK, S.TIME_WAIT})
+
+
+class Timer(Enum):
+    """The connection's timers, each with its own expiry handler (RFC 9293 3.8, RFC 6298)."""
+
+    RETRANSMISSION = "retransmission"  # RFC 6298
+    DELAYED_ACK = "delayed ACK"  # RFC 9293 3.8.6.3, MUST-40
+    PERSIST = "persist"  # RFC 9293 3.8.6.1, zero-window probes
+    TIME_WAIT = "2 MSL"  # RFC 9293 3.6, MUST-13
 
 
 class TransitionError(RuntimeError):

@@ -4,6 +4,7 @@ import itertools
 
 from reference_impl.tcp.profiles import LINUX, RFC
 from reference_impl.tcp.seq import add
+from reference_impl.tcp.states import Timer
 from reference_impl.wire.tcp import ACK, PSH
 from tests.reference.helpers import MS, established
 
@@ -77,7 +78,7 @@ def test_established_resumes_on_window_update():
     remote.send(1, ack=1001, window=0)
     out = remote.send(1, ack=1001, window=2920)
     assert [remote.rel_seq(s) for s in out] == [1001, 2461]
-    assert "persist" not in remote.conn.timers
+    assert Timer.PERSIST not in remote.conn.timers
 
 
 def test_established_shrunk_window_sends_nothing_new():
