@@ -21,9 +21,9 @@ from harness.link import Frame, Link
 from harness.oracle import Oracle, Prediction
 from harness.report.notes import Note
 from harness.tolerance import Tolerance
+from reference_impl.tcp.seq import absolute, relative
 from reference_impl.wire.ethernet import Ethernet
 from reference_impl.wire.ipv4 import IPv4
-from reference_impl.tcp.seq import absolute, relative
 from reference_impl.wire.tcp import ACK, SYN, TcpSegment, flags_text
 
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)

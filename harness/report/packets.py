@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from harness.frames import Decoded, decode_frame
 from harness.link import Frame
-from reference_impl.wire.arp import REQUEST
 from reference_impl.tcp.seq import relative
+from reference_impl.wire.arp import REQUEST
 from reference_impl.wire.tcp import flags_text
 
 Flow = tuple[str, int, str, int]
