@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from harness.core.link import Link
+from harness.core.topology import create_tester_target
 from harness.dhcp.case import wait_for_udp_port
+from harness.dhcp.daemons import SERVER_CLASSES
 from harness.dhcp.peer import ClientsPeer, FakeClient
-from harness.link import Link
-from harness.targets.dhcp import SERVER_CLASSES
-from harness.topology import create_tester_target
 from reference_impl.dhcp.packets import DhcpPacket
 from reference_impl.wire.dhcp import DISCOVER, REQUEST
 

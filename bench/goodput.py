@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness.interop import kernel_and_kernel, reference_and_kernel, transfer
+from harness.tcp.interop import kernel_and_kernel, reference_and_kernel, transfer
 
 
 def main() -> None:

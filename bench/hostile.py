@@ -29,7 +29,7 @@ THIRTEEN = [
 ]
 STACK = "--tap {tap} --ip {ip}/{prefix} --mac {mac} --neighbor {tester_ip}={tester_mac}"
 TARGETS = {
-    "reference": f"ref-cmd=cmd:{sys.executable} -m harness.targets.refstack {STACK}",
+    "reference": f"ref-cmd=cmd:{sys.executable} -m harness.hosts.refstack {STACK}",
     "flood": f"flood=cmd:{sys.executable} {QUIRKY} --quirk flood {STACK}",
     "leak (100 MB/s, limit 300 MB)": f"leak=cmd:{sys.executable} {QUIRKY} --quirk leak=100 {STACK}",
 }

@@ -7,9 +7,9 @@ import math
 import sys
 from pathlib import Path
 
-from harness.errors import SetupError
-from harness.signals import install_interrupt_handlers
-from harness.targets import DHCP_CLIENTS, DHCP_SERVERS
+from harness.core.errors import SetupError
+from harness.core.signals import install_interrupt_handlers
+from harness.hosts.spec import DHCP_CLIENTS, DHCP_SERVERS
 
 RESULTS_DIR = Path("reports/allure-results")
 VERDICTS_FILE = Path("reports/verdicts.json")
@@ -171,8 +171,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness import doctor
-    from harness.targets import BUILT_IN, DHCP_CLIENTS, DHCP_SERVERS, target_names
+    from harness.core import doctor
+    from harness.hosts.spec import BUILT_IN, DHCP_CLIENTS, DHCP_SERVERS, target_names
 
     # Cheap checks first, before the heavy imports: a bad command line or a missing
     # privilege is answered in one line at once.
@@ -182,7 +182,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     import pytest
 
-    from harness.leftovers import remove_dead_runs
+    from harness.core.leftovers import remove_dead_runs
 
     install_interrupt_handlers()
     removed = remove_dead_runs()
@@ -255,7 +255,7 @@ def cmd_report(_args: argparse.Namespace) -> int:
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
-    from harness import doctor
+    from harness.core import doctor
     from harness.matrix import load_stacks, run_matrix, write_outputs
 
     stacks = load_stacks(args.stacks)
@@ -279,7 +279,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 def cmd_verdicts(args: argparse.Namespace) -> int:
     import json
 
-    from harness import verdicts
+    from harness.core import verdicts
     from harness.report.verdict_table import markdown
 
     try:
@@ -295,7 +295,7 @@ def cmd_verdicts(args: argparse.Namespace) -> int:
 def cmd_requirements(args: argparse.Namespace) -> int:
     import json
 
-    from harness import catalogue
+    from harness.core import catalogue
 
     try:
         covered = catalogue.coverage(args.suite or [str(SUITES_DIR)])
@@ -368,7 +368,7 @@ def cmd_aimd(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from harness import doctor
+    from harness.core import doctor
 
     if args.install:
         doctor.install()

@@ -34,11 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import verdicts
-from harness.errors import SetupError
-from harness.leftovers import remove_dead_runs
+from harness.core import verdicts
+from harness.core.errors import SetupError
+from harness.core.leftovers import remove_dead_runs
+from harness.core.verdicts import PASSING, VERDICTS, TestVerdict, summary
 from harness.report.matrix_page import TOPICS, markdown, matrix_html, stack_html
-from harness.verdicts import PASSING, VERDICTS, TestVerdict, summary
 
 VERDICT_ORDER = ("FAIL", "ERROR", "WARN", "UNSUPPORTED", "INFO", "PASS")  # worst first
 DEFAULT_TIMEOUT_S = 900.0
@@ -141,7 +141,7 @@ def _stack(path: Path, i: int, entry: object) -> Stack:
     unknown = set(entry) - {"name", "cmd", "timeout", "start_timeout"}
     if unknown:
         raise SetupError(f"{path}: stack {name!r} has unknown key(s) {', '.join(sorted(unknown))}")
-    from harness.targets import parse_target
+    from harness.hosts.spec import parse_target
 
     parse_target(f"cmd:{cmd}")  # placeholders and quoting, before anything runs
     return Stack(

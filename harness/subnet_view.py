@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from harness.errors import SetupError
+from harness.core.errors import SetupError
 from reference_impl.subnet import (
     Plan,
     SubnetError,

@@ -6,8 +6,8 @@ import textwrap
 
 import pytest
 
-from harness.agent import AgentClient, AgentReplyError
-from harness.errors import TargetError, Unsupported
+from harness.core.errors import TargetError, Unsupported
+from harness.hosts.agent import AgentClient, AgentReplyError
 
 
 def start(script: str) -> AgentClient:
@@ -37,7 +37,7 @@ def agents():
 
 
 GOOD = """
-    from harness.agent import serve, RequestError
+    from harness.hosts.agent import serve, RequestError
     def fail(r): raise RequestError("refused", "nobody there")
     serve({"hello": lambda r: {"ops": ["hello", "listen", "connect", "quit"]},
            "listen": lambda r: {"handle": r["port"] + 1},
@@ -74,7 +74,7 @@ def test_missing_field_is_a_bad_request(agents):
 
 
 def test_hung_target_gives_a_clear_error_not_a_hang(agents, monkeypatch):
-    monkeypatch.setattr("harness.agent.REPLY_GRACE_S", 0.2)
+    monkeypatch.setattr("harness.hosts.agent.REPLY_GRACE_S", 0.2)
     client = agents("import time; time.sleep(30)")
     with pytest.raises(TargetError, match=r"did not answer 'hello' within 0.5 s"):
         client.request("hello", timeout=0.3)

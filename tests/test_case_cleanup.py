@@ -31,7 +31,7 @@ def syns_from_target(bed, seconds):
 
 @pytest.mark.parametrize("name", ["linux", "ref"])
 def test_connections_a_test_opened_are_gone_after_it(name):
-    from harness.testbed import TcpCase, TestBed
+    from harness.hosts.bed import TcpCase, TestBed
 
     bed = TestBed(name)
     try:

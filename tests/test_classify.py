@@ -1,6 +1,6 @@
 """Every segment a target sends is named before a check judges it."""
 
-from harness.classify import (
+from harness.tcp.classify import (
     BEYOND_WINDOW,
     FIN,
     NEW_DATA,
@@ -11,7 +11,7 @@ from harness.classify import (
     ZERO_WINDOW_PROBE,
     classify,
 )
-from harness.peer import Segment
+from harness.tcp.peer import Segment
 
 
 def from_tester(flags="A", seq=1, ack=1, window=65535, length=0):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import topology
+from harness.core import topology
 
 CLI = [sys.executable, "-m", "harness.cli"]
 REPO = Path(__file__).resolve().parent.parent

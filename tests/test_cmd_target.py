@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import topology
+from harness.core import topology
 
 pytestmark = pytest.mark.needs_root
 REPO = Path(__file__).resolve().parent.parent
@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 SUITES = REPO / "suites" / "tcp" / "test_acknowledgement.py"
 N = 11  # tests in that file
 REF = (
-    f"cmd:{sys.executable} -m harness.targets.refstack --tap {{tap}} --ip {{ip}}/{{prefix}} "
+    f"cmd:{sys.executable} -m harness.hosts.refstack --tap {{tap}} --ip {{ip}}/{{prefix}} "
     f"--mac {{mac}} --neighbor {{tester_ip}}={{tester_mac}}"
 )
 
@@ -80,7 +80,7 @@ def test_stack_that_starts_slowly_is_waited_for_and_its_start_up_time_reported(p
 
 CRASH_ON_FIRST_ACCEPT = """
 import os, sys
-from harness.targets import refstack
+from harness.hosts import refstack
 marker = sys.argv.pop(1)
 if not os.path.exists(marker):
     open(marker, "w").close()
@@ -119,7 +119,7 @@ def test_no_target_process_survives_a_run():
     orphans = [
         line
         for line in out.splitlines()
-        if ("harness.targets.refstack" in line or "stack_template.py" in line)
+        if ("harness.hosts.refstack" in line or "stack_template.py" in line)
         and int(line.split()[0]) not in ours
     ]
     assert orphans == []

@@ -10,10 +10,10 @@ import textwrap
 
 import pytest
 
+from harness.core.link import Link
+from harness.core.topology import add_squatter, create_tester_target
 from harness.dhcp.case import ClientCase, DhcpClientBed, DhcpServerBed, wait_for_udp_port
 from harness.dhcp.peer import ClientsPeer
-from harness.link import Link
-from harness.topology import add_squatter, create_tester_target
 from reference_impl.dhcp.packets import arp_frame, decode_arp
 from reference_impl.wire import arp
 
@@ -83,7 +83,7 @@ def test_a_server_that_will_not_start_is_an_error_with_its_log():
 GATING_SUITE = textwrap.dedent(
     """
     import pytest
-    from harness.errors import ConformanceFailure
+    from harness.core.errors import ConformanceFailure
 
     @pytest.fixture(scope="session")
     def dhcp_server_bed(request):

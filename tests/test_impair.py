@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from harness.impair import A_TO_B, B_TO_A, Impairer, Impairment, rules_from_json, rules_to_json
+from harness.core.impair import A_TO_B, B_TO_A, Impairer, Impairment, rules_from_json, rules_to_json
 from reference_impl.wire.ethernet import ETH_P_IP, Ethernet
 from reference_impl.wire.ipv4 import PROTO_TCP, IPv4
 from reference_impl.wire.tcp import ACK, TcpSegment, tcp_checksum_ok
@@ -76,8 +76,8 @@ def test_rules_round_trip_through_json_and_refuse_bad_directions():
 def test_relay_on_the_wire_drops_and_logs_the_named_segment():
     """Through the relay the kernel never sees our second data segment: it acks only the
     first, and the relay's log names the segment it dropped."""
-    from harness.impair import RelayProcess
-    from harness.testbed import TcpCase, TestBed
+    from harness.core.impair import RelayProcess
+    from harness.hosts.bed import TcpCase, TestBed
 
     bed = TestBed("linux", relay={A_TO_B: Impairment(drop_tcp=(2,))})
     try:

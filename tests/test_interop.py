@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from harness.impair import Impairment
-from harness.interop import reference_and_kernel, transfer
+from harness.core.impair import Impairment
+from harness.tcp.interop import reference_and_kernel, transfer
 
 pytestmark = pytest.mark.needs_root
 SIZE = 20_000_000

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import cgroups, topology
+from harness.core import cgroups, topology
 
 pytestmark = pytest.mark.needs_root
 REPO = Path(__file__).resolve().parent.parent

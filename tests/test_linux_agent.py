@@ -4,8 +4,8 @@ import base64
 
 import pytest
 
-from harness.agent import RequestError, _dispatch
-from harness.targets.linux_agent import LinuxAgent, generated
+from harness.hosts.agent import RequestError, _dispatch
+from harness.hosts.linux_agent import LinuxAgent, generated
 
 
 @pytest.fixture

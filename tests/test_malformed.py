@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.frames import decode_frame
-from harness.link import Frame
+from harness.core.frames import decode_frame
+from harness.core.link import Frame
 from harness.report.packets import packet_list
 from tests.stacks.malform import BREAKS, malform
 

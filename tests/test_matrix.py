@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from harness.errors import SetupError
+from harness.core.errors import SetupError
+from harness.core.verdicts import TestVerdict
 from harness.matrix import Stack, StackResult, load_stacks, write_outputs
-from harness.verdicts import TestVerdict
 
 
 def test_stacks_load_from_toml_with_default_limits(tmp_path):

@@ -1,4 +1,4 @@
-from harness.link import Frame, read_pcap, write_pcap
+from harness.core.link import Frame, read_pcap, write_pcap
 from harness.report.packets import packet_list
 
 

@@ -6,7 +6,7 @@ import pytest
 
 VERDICTS = """
 import pytest
-from harness.errors import ConformanceFailure, Unsupported
+from harness.core.errors import ConformanceFailure, Unsupported
 
 @pytest.mark.rfc("5681", "4.2", level="SHOULD")
 def test_should_broken():
@@ -175,7 +175,7 @@ def test_requirements_command_prints_coverage():
 def test_repeat_runs_each_scenario_n_times_and_one_bad_run_fails(pytester):
     pytester.makepyfile("""
         import pytest
-        from harness.errors import ConformanceFailure
+        from harness.core.errors import ConformanceFailure
 
         @pytest.mark.rfc("9293", "3.4", level="MUST")
         def test_flaky(netconform_run):

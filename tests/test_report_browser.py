@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.hosts.stack import ref_command
 from harness.report.browser import dom, screenshot, visible_text
-from harness.targets.stack import ref_command
 from tests.test_cli import run_cli
 
 pytestmark = pytest.mark.needs_root

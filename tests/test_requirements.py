@@ -1,8 +1,8 @@
 import pytest
 
-from harness import catalogue
-from harness.requirements import parse_marker
-from harness.tolerance import Tolerance
+from harness.core import catalogue
+from harness.core.requirements import parse_marker
+from harness.core.tolerance import Tolerance
 
 
 def test_requirement_id_gives_the_level():

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from harness import topology
-from harness.errors import TopologyError
+from harness.core import topology
+from harness.core.errors import TopologyError
 
 pytestmark = pytest.mark.needs_root
 
@@ -75,7 +75,7 @@ def test_root_namespace_sysctl_is_untouched():
 
 def test_leftovers_of_a_killed_run_are_removed_by_the_next():
     code = (
-        "import os; from harness import topology; t = topology.create_tester_target();"
+        "import os; from harness.core import topology; t = topology.create_tester_target();"
         "print(' '.join(t.namespaces), flush=True); os._exit(9)"  # dies without teardown
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout

@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from harness.cgroups import Limits
-from harness.dhcp.peer import ClientsPeer, DhcpLink, ServerPeer
-from harness.errors import HarnessError, TargetError, precondition
-from harness.link import Frame, Link
-from harness.targets.dhcp import (
+from harness.core.cgroups import Limits
+from harness.core.errors import HarnessError, TargetError, precondition
+from harness.core.link import Frame, Link
+from harness.core.topology import TesterTarget, add_squatter, create_tester_target, remove_namespace
+from harness.dhcp.daemons import (
     CLIENT_CLASSES,
     SERVER_CLASSES,
     DhcpClientTarget,
@@ -31,7 +31,7 @@ from harness.targets.dhcp import (
     DhcpServerTarget,
     ServerPlan,
 )
-from harness.topology import TesterTarget, add_squatter, create_tester_target, remove_namespace
+from harness.dhcp.peer import ClientsPeer, DhcpLink, ServerPeer
 from reference_impl.dhcp.server import ServerConfig
 
 START_WAIT_S = 10.0

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.errors import ConformanceFailure
-from harness.link import Frame, Link
+from harness.core.errors import ConformanceFailure
+from harness.core.link import Frame, Link
 from reference_impl.dhcp.packets import (
     CLIENT_PORT,
     SERVER_PORT,

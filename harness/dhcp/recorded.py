@@ -20,11 +20,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.cgroups import Limits
+from harness.core.cgroups import Limits
+from harness.core.errors import ConformanceFailure, HarnessError, ScenarioNotReached
+from harness.core.link import Frame
 from harness.dhcp.case import ClientCase, DhcpClientBed
 from harness.dhcp.peer import Seen, ServerPeer
-from harness.errors import ConformanceFailure, HarnessError, ScenarioNotReached
-from harness.link import Frame
 
 Scenario = Callable[[ClientCase], dict[str, Any]]
 SCENARIOS: dict[str, Scenario] = {}

@@ -14,11 +14,11 @@ from typing import Any
 import allure
 from allure_commons.model2 import StatusDetails
 
-from harness.doctor import ALLURE_BIN, REPORT_TOOL_DIR
-from harness.errors import SetupError
-from harness.link import Frame, write_pcap
+from harness.core.doctor import ALLURE_BIN, REPORT_TOOL_DIR
+from harness.core.errors import SetupError
+from harness.core.link import Frame, write_pcap
+from harness.core.requirements import SEVERITY, Requirement
 from harness.report.packets import packet_list
-from harness.requirements import SEVERITY, Requirement
 
 # One self-contained index.html, so that the report opens straight from disk (file://).
 ALLURE_CONFIG = REPORT_TOOL_DIR / "allurerc.json"

@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from harness.errors import SetupError
+from harness.core.errors import SetupError
 
 # Without the background-networking flags Chromium tries to reach Google's hosts at every
 # start; this machine has no such network.

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from harness.peer import Segment
-from harness.report.notes import Note
+from harness.core.segment import Note
 from harness.report.plot import Series, line_chart
+from harness.tcp.peer import Segment
 
 ROW_H = 26
 LEFT_X, RIGHT_X = 170, 610

@@ -7,7 +7,7 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-from harness.verdicts import COUNTED, TestVerdict
+from harness.core.verdicts import COUNTED, TestVerdict
 
 COLOURS = {
     "PASS": "#2e7d32",

@@ -1,6 +1,6 @@
 """A packet list a person can read: one line per frame, relative numbers, kernel times.
 
-Frames are decoded by the reference codec (harness.frames), the same view the checks use: a
+Frames are decoded by the reference codec (harness.core.frames), the same view the checks use: a
 frame the checks could not use is marked ``MALFORMED (layer.field: reason)`` here too, never
 shown as an ordinary segment. Long captures are cut at MAX_LINES lines (a flood is counted,
 not listed).
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from harness.frames import Decoded, decode_frame
-from harness.link import Frame
+from harness.core.frames import Decoded, decode_frame
+from harness.core.link import Frame
 from reference_impl.tcp.seq import relative
 from reference_impl.wire.arp import REQUEST
 from reference_impl.wire.tcp import flags_text

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from harness.verdicts import TestVerdict
+from harness.core.verdicts import TestVerdict
 
 COLUMNS = ("FAIL", "WARN", "INFO", "UNSUPPORTED", "ERROR")
 HEADINGS = {

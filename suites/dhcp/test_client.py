@@ -18,11 +18,11 @@ from collections.abc import Callable
 
 import pytest
 
+from harness.core.errors import ConformanceFailure, NotObserved, ScenarioNotReached, Unsupported
+from harness.core.tolerance import Tolerance
 from harness.dhcp.case import CLIENT_LEASE_S, CLIENT_T1_S, CLIENT_T2_S, ClientCase
 from harness.dhcp.peer import ALL_ONES, ZERO, Seen, ServerPeer
 from harness.dhcp.recorded import RecordingView, scenario
-from harness.errors import ConformanceFailure, NotObserved, ScenarioNotReached, Unsupported
-from harness.tolerance import Tolerance
 from reference_impl.wire.dhcp import (
     CLIENT_ID,
     DECLINE,

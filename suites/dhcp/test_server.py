@@ -15,9 +15,9 @@ from collections import Counter
 
 import pytest
 
+from harness.core.errors import NotObserved, Unsupported
 from harness.dhcp.case import ServerCase
 from harness.dhcp.peer import ALL_ONES, ZERO, ClientsPeer, FakeClient
-from harness.errors import NotObserved, Unsupported
 from reference_impl.dhcp.packets import DhcpPacket
 from reference_impl.wire.dhcp import (
     CLIENT_ID,

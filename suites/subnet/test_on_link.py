@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from harness.agent import AgentReplyError
-from harness.errors import ConformanceFailure, Unsupported
-from harness.topology import GATEWAY_MAC
+from harness.core.errors import ConformanceFailure, Unsupported
+from harness.core.topology import GATEWAY_MAC
+from harness.hosts.agent import AgentReplyError
 from reference_impl.subnet import on_link
 from reference_impl.wire.arp import REQUEST, Arp
 from reference_impl.wire.errors import WireError

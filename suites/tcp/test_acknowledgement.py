@@ -1,11 +1,11 @@
 """Generating ACKs: cumulative acknowledgement, out-of-order and hole-filling segments
 (RFC 9293 sections 3.4 and 3.10.7.4; RFC 5681 section 4.2). The expected segments and their
-latest times come from the reference (harness.oracle), fed with what the target received."""
+latest times come from the reference (harness.tcp.oracle), fed with what the target received."""
 
 import pytest
 
-from harness.bounds import DELAYED_ACK, FULL_SEGMENTS_ACK, IMMEDIATE_ACK
-from harness.errors import ConformanceFailure
+from harness.core.bounds import DELAYED_ACK, FULL_SEGMENTS_ACK, IMMEDIATE_ACK
+from harness.core.errors import ConformanceFailure
 
 SEGMENT = 100
 

@@ -3,7 +3,7 @@
 
 import pytest
 
-from harness.bounds import INITIAL_RTO, OLD_INITIAL_RTO
+from harness.core.bounds import INITIAL_RTO, OLD_INITIAL_RTO
 
 
 @pytest.mark.rfc("9293", "3.4", level="MUST")

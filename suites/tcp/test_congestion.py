@@ -3,7 +3,7 @@ grows the flight, and a timeout leaves one segment in flight (RFC 5681 3.1; RFC 
 
 import pytest
 
-from harness.errors import ConformanceFailure
+from harness.core.errors import ConformanceFailure
 
 BULK = 150_000  # more than three slow-start rounds, less than the send buffer asked for
 

@@ -3,7 +3,7 @@ synchronized state (RFC 9293 3.1, 3.10.7.4; RFC 5961 3.2 and 4.2)."""
 
 import pytest
 
-from harness.errors import ConformanceFailure
+from harness.core.errors import ConformanceFailure
 
 QUIET_S = 0.6  # longer than any delayed ACK may be
 

@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from harness.classify import BEYOND_WINDOW, NEW_DATA, ZERO_WINDOW_PROBE, classify, of_kind
-from harness.errors import ConformanceFailure, ScenarioNotReached
+from harness.core.errors import ConformanceFailure, ScenarioNotReached
+from harness.tcp.classify import BEYOND_WINDOW, NEW_DATA, ZERO_WINDOW_PROBE, classify, of_kind
 
 PROBE_WAIT_S = 8.0  # a first probe is due after one RTO (SHLD-29); 8 s covers 3 s RTOs twice
 

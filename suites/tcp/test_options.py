@@ -3,7 +3,7 @@
 
 import pytest
 
-from harness.errors import ConformanceFailure, Unsupported
+from harness.core.errors import ConformanceFailure, Unsupported
 
 WRITE = 6000
 

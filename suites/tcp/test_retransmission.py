@@ -1,6 +1,6 @@
 """Retransmission (RFC 6298; RFC 9293 3.8.1-3.8.3) and fast retransmit (RFC 5681 3.2).
 
-The target's segments are named before they are judged (harness.classify): a tail-loss probe
+The target's segments are named before they are judged (harness.tcp.classify): a tail-loss probe
 (RFC 8985), which resends the last segment of a flight, is reported but never timed as an RTO;
 the RTO resends the first unacknowledged one.
 """
@@ -9,9 +9,9 @@ import itertools
 
 import pytest
 
-from harness.bounds import FAST_RETRANSMIT, INITIAL_RTO, OLD_INITIAL_RTO
-from harness.classify import TAIL_LOSS_PROBE, classify, of_kind
-from harness.errors import ConformanceFailure
+from harness.core.bounds import FAST_RETRANSMIT, INITIAL_RTO, OLD_INITIAL_RTO
+from harness.core.errors import ConformanceFailure
+from harness.tcp.classify import TAIL_LOSS_PROBE, classify, of_kind
 
 SMALL = 10  # the seed's example: ten-byte segments
 SMALL_MSS = 100  # the fallback: segments the target must cut at our MSS

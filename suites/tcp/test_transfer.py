@@ -3,8 +3,8 @@ goodput is measured (a figure for the report, not a requirement)."""
 
 import pytest
 
-from harness import bulk
-from harness.errors import ConformanceFailure, ScenarioNotReached
+from harness.core.errors import ConformanceFailure, ScenarioNotReached
+from harness.tcp import bulk
 
 SIZE = 1 << 20
 LIMIT_S = 60.0  # 1 MiB in a minute: generous for a userspace stack in Python

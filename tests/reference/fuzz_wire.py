@@ -11,7 +11,7 @@ import random
 import sys
 from collections.abc import Callable
 
-from harness.frames import decode_frame
+from harness.core.frames import decode_frame
 from reference_impl.dhcp.packets import DhcpPacket, decode, encode
 from reference_impl.host import Host, HostConfig
 from reference_impl.wire.arp import REQUEST, Arp

@@ -28,7 +28,7 @@ from typing import Any
 
 from malform import malform  # run as a script: this folder is on sys.path
 
-from harness.targets import refstack
+from harness.hosts import refstack
 from reference_impl.wire.ethernet import ETH_P_IP, Ethernet
 from reference_impl.wire.ipv4 import PROTO_TCP, IPv4
 from reference_impl.wire.tcp import ACK, CWR, ECE, FIN, RST, SYN, TcpSegment

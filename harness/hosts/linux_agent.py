@@ -1,6 +1,6 @@
 """The Linux agent: the kernel's TCP driven through the control protocol.
 
-Runs inside the target namespace (``python -m harness.targets.linux_agent``) and turns each
+Runs inside the target namespace (``python -m harness.hosts.linux_agent``) and turns each
 request into socket calls. Standard library only, so that it starts fast.
 """
 
@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from harness.agent import PROTOCOL_VERSION, RequestError, serve
+from harness.hosts.agent import PROTOCOL_VERSION, RequestError, serve
 
 TCP_INFO_HEAD = struct.Struct("=8B24I")
 TCP_INFO_FIELDS = (

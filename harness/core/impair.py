@@ -6,7 +6,7 @@ runs in a namespace of its own between two veth pairs (see topology.create_teste
 ``relay=True``) and forwards every frame from one side to the other through ``Impairer``.
 The same seed and the same frames give the same decisions, so a run can be replayed.
 
-    python -m harness.impair --a nc-ra --b nc-rb --seed 7 --loss 0.02 --reorder 0.01 \
+    python -m harness.core.impair --a nc-ra --b nc-rb --seed 7 --loss 0.02 --reorder 0.01 \
         --duplicate 0.01 --log relay.jsonl
 """
 
@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import IO
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from reference_impl.wire.errors import WireError
 from reference_impl.wire.ethernet import ETH_P_IP, Ethernet
 from reference_impl.wire.ipv4 import PROTO_TCP, IPv4
@@ -224,12 +224,12 @@ class RelayProcess:
     def __init__(
         self, relay_netns: str, seed: int, rules: dict[str, Impairment], log_path: str
     ) -> None:
-        from harness.targets.process import NamespaceProcess
+        from harness.core.process import NamespaceProcess
 
         argv = [
             sys.executable,
             "-m",
-            "harness.impair",
+            "harness.core.impair",
             "--a",
             "nc-ra",
             "--b",

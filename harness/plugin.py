@@ -1,5 +1,5 @@
 """The netconform pytest plugin: options, markers, fixtures and verdicts. Thin on purpose:
-the work lives in harness.testbed, harness.peer and harness.report."""
+the work lives in harness.hosts.bed, harness.tcp.peer and harness.report."""
 
 from __future__ import annotations
 
@@ -13,34 +13,34 @@ from typing import Any
 
 import pytest
 
-from harness import catalogue
-from harness.cgroups import Limits
-from harness.doctor import require_runtime
-from harness.errors import (
+from harness.core import catalogue
+from harness.core.cgroups import Limits
+from harness.core.doctor import require_runtime
+from harness.core.errors import (
     ConformanceFailure,
     NotObserved,
     SetupError,
     TargetError,
     Unsupported,
 )
-from harness.leftovers import remove_dead_runs
-from harness.oracle import ORACLE_PROFILES
-from harness.report import allure_report
-from harness.report.ladder import ladder_svg, time_sequence_svg
-from harness.requirements import Requirement
-from harness.signals import install_interrupt_handlers
-from harness.targets import BUILT_IN, DHCP_CLIENTS, DHCP_SERVERS, target_names
-from harness.targets.stack import DEFAULT_START_TIMEOUT_S
-from harness.testbed import TcpCase, TestBed
-from harness.tolerance import Tolerance
-from harness.topology import TARGET_SYSCTLS
-from harness.verdicts import (
+from harness.core.leftovers import remove_dead_runs
+from harness.core.requirements import Requirement
+from harness.core.signals import install_interrupt_handlers
+from harness.core.tolerance import Tolerance
+from harness.core.topology import TARGET_SYSCTLS
+from harness.core.verdicts import (
     MESSAGE_KEY,
     REQUIREMENT_KEY,
     SUMMARY_KEY,
     VERDICT_KEY,
     VerdictLog,
 )
+from harness.hosts.bed import TcpCase, TestBed
+from harness.hosts.spec import BUILT_IN, DHCP_CLIENTS, DHCP_SERVERS, target_names
+from harness.hosts.stack import DEFAULT_START_TIMEOUT_S
+from harness.report import allure_report
+from harness.report.ladder import ladder_svg, time_sequence_svg
+from harness.tcp.oracle import ORACLE_PROFILES
 
 DEFAULT_PCAP_DIR = Path("reports/pcaps")
 TIME_SEQUENCE_MIN_SEGMENTS = 4  # a connection that carried this much data gets a plot

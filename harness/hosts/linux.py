@@ -7,15 +7,15 @@ import os
 import sys
 from typing import Any
 
-from harness.agent import AgentClient
-from harness.errors import HarnessError, TargetError
-from harness.targets.base import AgentTarget
-from harness.targets.process import NamespaceProcess
-from harness.topology import TesterTarget
+from harness.core.errors import HarnessError, TargetError
+from harness.core.process import NamespaceProcess
+from harness.core.topology import TesterTarget
+from harness.hosts.agent import AgentClient
+from harness.hosts.base import AgentTarget
 
 
 class LinuxTarget(AgentTarget):
-    """The kernel's stack, driven by ``harness.targets.linux_agent`` inside the namespace."""
+    """The kernel's stack, driven by ``harness.hosts.linux_agent`` inside the namespace."""
 
     name = "linux"
 
@@ -28,7 +28,7 @@ class LinuxTarget(AgentTarget):
         self.hello: dict[str, Any] = {}
 
     def start(self) -> None:
-        argv = [sys.executable, "-m", "harness.targets.linux_agent"]
+        argv = [sys.executable, "-m", "harness.hosts.linux_agent"]
         self.process = NamespaceProcess(self.topology.target.netns, argv)
         self._client = AgentClient.over_process(self.process.popen, self.name)
         try:

@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
 
-from harness.cgroups import Cgroup
+from harness.core.cgroups import Cgroup
 
 PR_SET_PDEATHSIG = 1
 

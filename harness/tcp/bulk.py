@@ -15,11 +15,11 @@ import threading
 import time
 from dataclasses import dataclass
 
-from harness.agent import AgentReplyError
-from harness.errors import ScenarioNotReached, Unsupported
-from harness.link import Link
-from harness.targets.linux_agent import generated
-from harness.testbed import TcpCase
+from harness.core.errors import ScenarioNotReached, Unsupported
+from harness.core.link import Link
+from harness.hosts.agent import AgentReplyError
+from harness.hosts.bed import TcpCase
+from harness.hosts.linux_agent import generated
 from reference_impl.tcp.connection import TcpConnection
 from reference_impl.tcp.profiles import RFC
 from reference_impl.tcp.states import State

@@ -23,11 +23,11 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from harness.cgroups import Cgroup, Limits
-from harness.errors import SetupError, TargetError
-from harness.targets.process import NamespaceDaemon
-from harness.topology import TesterTarget, kill_processes_in
-from harness.workdirs import make_workdir
+from harness.core.cgroups import Cgroup, Limits
+from harness.core.errors import SetupError, TargetError
+from harness.core.process import NamespaceDaemon
+from harness.core.topology import TesterTarget, kill_processes_in
+from harness.core.workdirs import make_workdir
 
 # Third-party implementations: their deviations are findings, recorded in the report.
 DAEMONS = frozenset({"dnsmasq", "kea", "dhcpd", "dhclient", "udhcpc", "dhcpcd"})

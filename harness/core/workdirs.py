@@ -10,7 +10,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from harness import runs
+from harness.core import runs
 
 _NAME_RE = re.compile(r"^netconform-(\d+)-")
 

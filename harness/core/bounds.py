@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.tolerance import Tolerance
+from harness.core.tolerance import Tolerance
 
 
 @dataclass(frozen=True)

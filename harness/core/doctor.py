@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import SetupError
+from harness.core.errors import SetupError
 
 # Kept free of heavy imports (Scapy, pyroute2): the root and dependency checks run first.
-REPORT_TOOL_DIR = Path(__file__).parent / "report"  # package.json of the Allure 3 CLI
+REPORT_TOOL_DIR = Path(__file__).parents[1] / "report"  # package.json of the Allure 3 CLI
 ALLURE_BIN = REPORT_TOOL_DIR / "node_modules" / ".bin" / "allure"
 
 
@@ -92,8 +92,8 @@ def report(out: list[str]) -> bool:
 
 
 def _bridge_netfilter(out: list[str]) -> bool:
-    from harness.errors import HarnessError
-    from harness.topology import check_bridge_netfilter
+    from harness.core.errors import HarnessError
+    from harness.core.topology import check_bridge_netfilter
 
     try:
         out.append(f"bridge   ok  {check_bridge_netfilter()}")

@@ -79,7 +79,7 @@ def message_of(report: Any) -> str:
     if report.failed:
         crash = getattr(report.longrepr, "reprcrash", None)
         text = str(getattr(crash, "message", "") or getattr(report, "longreprtext", ""))
-        # "harness.errors.TargetError: target x ..." -> "target x ..."
+        # "harness.core.errors.TargetError: target x ..." -> "target x ..."
         return re.sub(r"^(\w+\.)*\w+(Error|Failure|Exception|Reached|Interrupted): ", "", text)[
             :2000
         ]

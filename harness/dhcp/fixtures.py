@@ -17,17 +17,17 @@ from typing import Any, TypeVar
 
 import pytest
 
-from harness.cgroups import Limits
+from harness.core.cgroups import Limits
+from harness.core.doctor import require_runtime
+from harness.core.errors import SetupError
+from harness.core.verdicts import VERDICT_KEY
 from harness.dhcp.case import ClientCase, DhcpCase, DhcpClientBed, DhcpServerBed, ServerCase
+from harness.dhcp.daemons import DAEMONS, check_binary
 from harness.dhcp.recorded import Recorder, RecordingView
-from harness.doctor import require_runtime
-from harness.errors import SetupError
-from harness.pytest_plugin import target_limits
+from harness.hosts.spec import DHCP_CLIENTS, DHCP_SERVERS
+from harness.plugin import target_limits
 from harness.report import allure_report
 from harness.report.ladder import message_ladder_svg
-from harness.targets import DHCP_CLIENTS, DHCP_SERVERS
-from harness.targets.dhcp import DAEMONS, check_binary
-from harness.verdicts import VERDICT_KEY
 
 CASE_KEY = pytest.StashKey[DhcpCase]()
 RECORDED_KEY = pytest.StashKey[RecordingView]()

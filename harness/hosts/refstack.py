@@ -1,7 +1,7 @@
 """The reference host running as a stack: frames on a TAP device, the control protocol on
 stdin/stdout (or a Unix socket), wall-clock time fed to the sans-I/O core.
 
-    python -m harness.targets.refstack --tap TAP --ip 198.18.0.2/24 --mac 02:.. \
+    python -m harness.hosts.refstack --tap TAP --ip 198.18.0.2/24 --mac 02:.. \
         [--gateway IP] [--neighbor IP=MAC] [--profile rfc|linux] [--ctl SOCKET]
 
 This is exactly how a student's stack is started by the ``cmd:`` target; the ``ref`` target
@@ -26,8 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.agent import OPERATIONS, RequestError
-from harness.targets.linux_agent import generated
+from harness.hosts.agent import OPERATIONS, RequestError
+from harness.hosts.linux_agent import generated
 from reference_impl.host import DEFAULT_BACKLOG, ConnKey, Host, HostConfig, HostError
 from reference_impl.tcp.connection import TcpError
 from reference_impl.tcp.profiles import PROFILES, Profile

@@ -36,7 +36,7 @@ FIN = "FIN"
 BEYOND_WINDOW = "beyond the window"
 
 
-class SegmentLike(Protocol):  # the fields of harness.peer.Segment that classification reads
+class SegmentLike(Protocol):  # the fields of harness.tcp.peer.Segment that classification reads
     @property
     def from_tester(self) -> bool: ...
     @property

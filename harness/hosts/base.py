@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from harness.agent import AgentClient
-from harness.errors import TargetError
-from harness.targets.process import NamespaceProcess
+from harness.core.errors import TargetError
+from harness.core.process import NamespaceProcess
+from harness.hosts.agent import AgentClient
 
 
 class AgentTarget:

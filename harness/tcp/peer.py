@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.errors import ConformanceFailure, HarnessError
-from harness.frames import decode_frame
-from harness.link import Frame, Link
-from harness.oracle import Oracle, Prediction
-from harness.report.notes import Note
-from harness.tolerance import Tolerance
+from harness.core.errors import ConformanceFailure, HarnessError
+from harness.core.frames import decode_frame
+from harness.core.link import Frame, Link
+from harness.core.segment import Note
+from harness.core.tolerance import Tolerance
+from harness.tcp.oracle import Oracle, Prediction
 from reference_impl.tcp.seq import absolute, relative
 from reference_impl.wire.ethernet import Ethernet
 from reference_impl.wire.ipv4 import IPv4

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
-from harness.errors import TargetError, Unsupported
+from harness.core.errors import TargetError, Unsupported
 
 PROTOCOL_VERSION = 1
 OPERATIONS = (

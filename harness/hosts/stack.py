@@ -16,13 +16,13 @@ import socket
 import sys
 import time
 
-from harness.agent import AgentClient, process_status
-from harness.cgroups import Cgroup, Limits
-from harness.errors import HarnessError, TargetError
-from harness.targets.base import AgentTarget
-from harness.targets.process import NamespaceProcess
-from harness.topology import GATEWAY_MAC, TesterTarget
-from harness.workdirs import make_workdir
+from harness.core.cgroups import Cgroup, Limits
+from harness.core.errors import HarnessError, TargetError
+from harness.core.process import NamespaceProcess
+from harness.core.topology import GATEWAY_MAC, TesterTarget
+from harness.core.workdirs import make_workdir
+from harness.hosts.agent import AgentClient, process_status
+from harness.hosts.base import AgentTarget
 
 DEFAULT_START_TIMEOUT_S = 30.0  # room for a stack that probes its address first (RFC 5227)
 
@@ -30,7 +30,7 @@ DEFAULT_START_TIMEOUT_S = 30.0  # room for a stack that probes its address first
 def ref_command(profile: str) -> str:
     """The reference host, started exactly as a student's stack would be."""
     return (
-        f"{shlex.quote(sys.executable)} -m harness.targets.refstack --tap {{tap}} "
+        f"{shlex.quote(sys.executable)} -m harness.hosts.refstack --tap {{tap}} "
         f"--ip {{ip}}/{{prefix}} --mac {{mac}} --neighbor {{tester_ip}}={{tester_mac}} "
         f"--gateway {{gateway}} --neighbor {{gateway}}={{gateway_mac}} --profile {profile}"
     )

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import runs
+from harness.core import runs
 
 PREFIX = "ncf"
 _NAME_RE = re.compile(rf"^{PREFIX}-(\d+)-\d+$")

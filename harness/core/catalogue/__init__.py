@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from harness.requirements import KEYWORD_LEVEL, Marker, Requirement, parse_marker
+from harness.core.requirements import KEYWORD_LEVEL, Marker, Requirement, parse_marker
 
 CATALOGUE = Path(__file__).with_name("requirements.toml")
 

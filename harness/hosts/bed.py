@@ -17,21 +17,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness import bounds
-from harness.agent import AgentClient, AgentReplyError
-from harness.bounds import Bound
-from harness.cgroups import Limits
-from harness.errors import HarnessError, TargetError, Unsupported, precondition
-from harness.impair import Impairment, RelayProcess
-from harness.link import Frame, Link
-from harness.oracle import Oracle
-from harness.peer import TcpPeer
-from harness.targets import TargetSpec, parse_target
-from harness.targets.linux import LinuxTarget
-from harness.targets.stack import DEFAULT_START_TIMEOUT_S, StackTarget, ref_command
-from harness.tolerance import Tolerance
-from harness.topology import TARGET_SYSCTLS, TesterTarget, create_tester_target
-from harness.workdirs import make_workdir
+from harness.core import bounds
+from harness.core.bounds import Bound
+from harness.core.cgroups import Limits
+from harness.core.errors import HarnessError, TargetError, Unsupported, precondition
+from harness.core.impair import Impairment, RelayProcess
+from harness.core.link import Frame, Link
+from harness.core.tolerance import Tolerance
+from harness.core.topology import TARGET_SYSCTLS, TesterTarget, create_tester_target
+from harness.core.workdirs import make_workdir
+from harness.hosts.agent import AgentClient, AgentReplyError
+from harness.hosts.linux import LinuxTarget
+from harness.hosts.spec import TargetSpec, parse_target
+from harness.hosts.stack import DEFAULT_START_TIMEOUT_S, StackTarget, ref_command
+from harness.tcp.oracle import Oracle
+from harness.tcp.peer import TcpPeer
 
 FIRST_PORT = 20000
 
@@ -188,7 +188,7 @@ class TcpCase:
         self.measurements.append(f"{what}: {value}")
 
     def precondition(self, scenario: str) -> contextlib.AbstractContextManager[None]:
-        """See harness.errors.precondition; the target's application refusing a step
+        """See harness.core.errors.precondition; the target's application refusing a step
         (an AgentReplyError) also means the scenario was not reached."""
         return precondition(scenario, AgentReplyError)
 

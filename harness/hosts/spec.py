@@ -1,8 +1,8 @@
 """Targets: what the suites test. One module per kind (see DESIGN.md, "Targets").
 
 linux        the kernel's TCP/IP in the target namespace (agent over the socket API)
-ref          the reference host on a TAP device (harness.targets.refstack)
-cmd:LINE     any userspace stack on a TAP device; see harness.targets.stack for placeholders
+ref          the reference host on a TAP device (harness.hosts.refstack)
+cmd:LINE     any userspace stack on a TAP device; see harness.hosts.stack for placeholders
 DHCP servers ref, dnsmasq, kea, dhcpd and clients ref, dhclient, udhcpc, dhcpcd (dhcp.py)
 """
 
@@ -13,10 +13,10 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from harness.errors import SetupError
+from harness.core.errors import SetupError
 
 BUILT_IN = ("linux", "ref")
-# DHCP targets (harness.targets.dhcp): the harness plays the other side.
+# DHCP targets (harness.dhcp.daemons): the harness plays the other side.
 DHCP_SERVERS = ("ref", "dnsmasq", "kea", "dhcpd")
 DHCP_CLIENTS = ("ref", "dhclient", "udhcpc", "dhcpcd")
 

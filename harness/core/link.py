@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import TargetError
-from harness.topology import inside
+from harness.core.errors import TargetError
+from harness.core.topology import inside
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4

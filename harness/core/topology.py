@@ -12,7 +12,7 @@ silent; the stack answers for 198.18.0.2 with its own MAC (STACK_MAC):
 
     [target ns]  nc-target --- nc-br (bridge) --- nc-tap  <-> the stack's process
 
-With ``relay=True`` a third namespace sits in the middle, where harness.impair forwards
+With ``relay=True`` a third namespace sits in the middle, where harness.core.impair forwards
 (and impairs) every frame between its two veth ends:
 
     [tester ns] nc-tester <-> nc-ra [relay ns] nc-rb <-> nc-target [target ns]
@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 
 from pyroute2 import NetNS, netns
 
-from harness import runs
-from harness.errors import TopologyError
+from harness.core import runs
+from harness.core.errors import TopologyError
 
 PREFIX = "ncf"
 NETNS_DIR = "/run/netns"

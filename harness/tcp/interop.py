@@ -21,19 +21,19 @@ from typing import Any
 
 from pyroute2 import NetNS
 
-from harness.agent import AgentClient
-from harness.impair import Impairment, RelayProcess
-from harness.targets.linux_agent import generated
-from harness.targets.process import NamespaceProcess
-from harness.targets.stack import StackTarget, ref_command
-from harness.topology import (
+from harness.core.impair import Impairment, RelayProcess
+from harness.core.process import NamespaceProcess
+from harness.core.topology import (
     NUD_PERMANENT,
     TARGET_SYSCTLS,
     TesterTarget,
     create_tester_target,
     write_sysctls,
 )
-from harness.workdirs import make_workdir
+from harness.core.workdirs import make_workdir
+from harness.hosts.agent import AgentClient
+from harness.hosts.linux_agent import generated
+from harness.hosts.stack import StackTarget, ref_command
 
 CHUNK = 1 << 20
 PORT = 5001
@@ -98,7 +98,7 @@ def kernel_and_kernel() -> Iterator[Pair]:
             ("kernel B", topo.target.netns, topo.target.ip),
         ):
             agent = NamespaceProcess(
-                netns_name, [sys.executable, "-m", "harness.targets.linux_agent"]
+                netns_name, [sys.executable, "-m", "harness.hosts.linux_agent"]
             )
             started.append(agent.stop)
             client = AgentClient.over_process(agent.popen, name)
@@ -120,7 +120,7 @@ def reference_and_kernel(
     try:
         _give_kernel_an_address(topo)
         agent = NamespaceProcess(
-            topo.tester.netns, [sys.executable, "-m", "harness.targets.linux_agent"]
+            topo.tester.netns, [sys.executable, "-m", "harness.hosts.linux_agent"]
         )
         started.append(agent.stop)
         kernel = AgentClient.over_process(agent.popen, "kernel")

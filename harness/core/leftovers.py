@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from harness import cgroups, topology, workdirs
+from harness.core import cgroups, topology, workdirs
 
 
 def remove_dead_runs() -> list[str]:
