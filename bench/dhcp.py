@@ -19,10 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from harness.core import registry
 from harness.core.link import Link
+from harness.core.registry import DHCP_SERVER, TargetSettings
 from harness.core.topology import create_tester_target
+from harness.dhcp import targets  # noqa: F401  (registers the DHCP kinds)
 from harness.dhcp.case import wait_for_udp_port
-from harness.dhcp.daemons import SERVER_CLASSES
 from harness.dhcp.peer import ClientsPeer, FakeClient
 from reference_impl.dhcp.packets import DhcpPacket
 from reference_impl.wire.dhcp import DISCOVER, REQUEST
@@ -79,7 +81,7 @@ def dora(peer: ClientsPeer, batch: list[FakeClient], server_ip: str) -> tuple[li
 
 def run(name: str, clients: int, window: int) -> tuple[float, list[str], int]:
     topo = create_tester_target(SUBNET, promiscuous=True)
-    target = SERVER_CLASSES[name](topo)
+    target = registry.kind(DHCP_SERVER, name).factory(topo, TargetSettings())
     link = Link(topo.tester.netns, topo.tester.ifname)
     try:
         target.start()

@@ -7,9 +7,15 @@ import math
 import sys
 from pathlib import Path
 
+from harness import protocols
+from harness.core import registry
 from harness.core.errors import SetupError
+from harness.core.registry import DHCP_CLIENT, DHCP_SERVER
 from harness.core.signals import install_interrupt_handlers
-from harness.hosts.spec import DHCP_CLIENTS, DHCP_SERVERS
+
+protocols.load_targets()
+DHCP_SERVERS = registry.names(DHCP_SERVER)
+DHCP_CLIENTS = registry.names(DHCP_CLIENT)
 
 RESULTS_DIR = Path("reports/allure-results")
 VERDICTS_FILE = Path("reports/verdicts.json")
@@ -172,7 +178,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.core import doctor
-    from harness.hosts.spec import BUILT_IN, DHCP_CLIENTS, DHCP_SERVERS, target_names
+    from harness.hosts.spec import BUILT_IN, target_names
 
     # Cheap checks first, before the heavy imports: a bad command line or a missing
     # privilege is answered in one line at once.

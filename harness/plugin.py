@@ -1,140 +1,127 @@
-"""The netconform pytest plugin: options, markers, fixtures and verdicts. Thin on purpose:
-the work lives in harness.hosts.bed, harness.tcp.peer and harness.report."""
+"""The netconform pytest plugin: the part every protocol shares.
+
+It declares the run's options, the ``rfc`` marker and the ``tolerance`` fixture; maps what a
+test raised to its verdict (harness.core.verdicts); attaches the evidence of every case a test
+registered (harness.core.case.CASES_KEY), pass or fail; writes the verdicts, Allure's
+categories and the run's environment. Each protocol package brings its own fixtures in a
+``fixtures`` module, which harness.protocols finds and this plugin registers.
+"""
 
 from __future__ import annotations
 
-import math
+import functools
 import os
-import re
 import sys
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from harness import protocols
 from harness.core import catalogue
+from harness.core import config as run_config
+from harness.core.case import CASES_KEY, EvidenceSource, raise_if_void
 from harness.core.cgroups import Limits
-from harness.core.doctor import require_runtime
-from harness.core.errors import (
-    ConformanceFailure,
-    NotObserved,
-    SetupError,
-    TargetError,
-    Unsupported,
-)
+from harness.core.errors import ConformanceFailure, NotObserved, SetupError, Unsupported
 from harness.core.leftovers import remove_dead_runs
 from harness.core.requirements import Requirement
 from harness.core.signals import install_interrupt_handlers
 from harness.core.tolerance import Tolerance
-from harness.core.topology import TARGET_SYSCTLS
 from harness.core.verdicts import (
     MESSAGE_KEY,
     REQUIREMENT_KEY,
     SUMMARY_KEY,
     VERDICT_KEY,
     VerdictLog,
+    deviation_verdict,
+    suite_assertion,
 )
-from harness.hosts.bed import TcpCase, TestBed
-from harness.hosts.spec import BUILT_IN, DHCP_CLIENTS, DHCP_SERVERS, target_names
-from harness.hosts.stack import DEFAULT_START_TIMEOUT_S
 from harness.report import allure_report
-from harness.report.ladder import ladder_svg, time_sequence_svg
-from harness.tcp.oracle import ORACLE_PROFILES
 
-DEFAULT_PCAP_DIR = Path("reports/pcaps")
-TIME_SEQUENCE_MIN_SEGMENTS = 4  # a connection that carried this much data gets a plot
+VERDICT_LOG = "netconform_verdict_log"
+INFO_KEY, WARNING_KEY = "netconform_info", "netconform_warning"
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Register every protocol package's fixtures (harness.tcp.fixtures, ...)."""
+    for module in protocols.fixture_modules():
+        if not pluginmanager.has_plugin(module):
+            pluginmanager.import_plugin(module)
+
+
+OPTIONS: list[tuple[str, dict[str, Any]]] = [
+    (
+        "--repeat",
+        dict(
+            type=int,
+            default=1,
+            metavar="N",
+            help="run every suite test N times (run1..runN); one bad run is a failure, with that "
+            "run's own packets as evidence",
+        ),
+    ),
+    (
+        "--timing-floor",
+        dict(
+            type=float,
+            default=20.0,
+            metavar="MS",
+            help="smallest widening of any RFC time window, in ms (default 20)",
+        ),
+    ),
+    (
+        "--timing-pct",
+        dict(
+            type=float,
+            default=10.0,
+            metavar="PCT",
+            help="widening of an RFC time window as a percentage of it (default 10)",
+        ),
+    ),
+    (
+        "--target-memory",
+        dict(
+            type=int,
+            default=Limits.memory_mb,
+            metavar="MB",
+            help="memory limit of a userspace stack or DHCP daemon, in its own cgroup "
+            f"(default {Limits.memory_mb}); a target that hits it is an ERROR saying so",
+        ),
+    ),
+    (
+        "--target-cpus",
+        dict(
+            type=float,
+            default=Limits.cpus,
+            metavar="N",
+            help=f"CPU limit of a userspace stack or DHCP daemon (default {Limits.cpus:g})",
+        ),
+    ),
+    (
+        "--verdicts",
+        dict(
+            default=None,
+            metavar="FILE",
+            help="write every test's verdict (PASS, FAIL, WARN, INFO, UNSUPPORTED, ERROR) and "
+            "its reason to FILE as JSON",
+        ),
+    ),
+    (
+        "--pcap-dir",
+        dict(
+            default=str(run_config.DEFAULT_PCAP_DIR),
+            metavar="DIR",
+            help="where each test's capture is written (default reports/pcaps)",
+        ),
+    ),
+]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("netconform", "protocol conformance (netconform)")
-    group.addoption(
-        "--target",
-        action="append",
-        default=None,
-        metavar="TARGET",
-        help=f"target to test, repeatable: {', '.join(BUILT_IN)}, cmd:COMMAND or "
-        "NAME=cmd:COMMAND (NAME is what ids and reports show; default: every built-in target)",
-    )
-    group.addoption(
-        "--profile",
-        default="rfc",
-        choices=sorted(ORACLE_PROFILES),
-        help="what targets are expected to behave like: rfc (what the RFCs require, the "
-        "default) or linux (Linux's habits, e.g. quick ACKs at start)",
-    )
-    group.addoption(
-        "--repeat",
-        type=int,
-        default=1,
-        metavar="N",
-        help="run every suite test N times (run1..runN); one bad run is a failure, with that "
-        "run's own packets as evidence",
-    )
-    group.addoption(
-        "--timing-floor",
-        type=float,
-        default=20.0,
-        metavar="MS",
-        help="smallest widening of any RFC time window, in ms (default 20)",
-    )
-    group.addoption(
-        "--timing-pct",
-        type=float,
-        default=10.0,
-        metavar="PCT",
-        help="widening of an RFC time window as a percentage of it (default 10)",
-    )
-    group.addoption(
-        "--sysctl",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="pin a sysctl in the kernel target's namespace over netconform's defaults, "
-        "repeatable (e.g. net.ipv4.tcp_ecn=1); shown in the report",
-    )
-    group.addoption(
-        "--start-timeout",
-        type=float,
-        default=DEFAULT_START_TIMEOUT_S,
-        metavar="S",
-        help="seconds a userspace stack may take from its start to its answer to 'hello' "
-        f"(default {DEFAULT_START_TIMEOUT_S:g}); the measured time is in the report",
-    )
-    group.addoption(
-        "--target-memory",
-        type=int,
-        default=Limits.memory_mb,
-        metavar="MB",
-        help="memory limit of a userspace stack or DHCP daemon, in its own cgroup "
-        f"(default {Limits.memory_mb}); a target that hits it is an ERROR saying so",
-    )
-    group.addoption(
-        "--target-cpus",
-        type=float,
-        default=Limits.cpus,
-        metavar="N",
-        help=f"CPU limit of a userspace stack or DHCP daemon (default {Limits.cpus:g})",
-    )
-    group.addoption(
-        "--target-tests-only",
-        action="store_true",
-        help="run only the tests whose subject is a --target (the TCP and on-link suites), "
-        "not the calculator's or the DHCP daemons' (netconform matrix uses it)",
-    )
-    group.addoption(
-        "--verdicts",
-        default=None,
-        metavar="FILE",
-        help="write every test's verdict (PASS, FAIL, WARN, INFO, UNSUPPORTED, ERROR) and "
-        "its reason to FILE as JSON",
-    )
-    group.addoption(
-        "--pcap-dir",
-        default=str(DEFAULT_PCAP_DIR),
-        metavar="DIR",
-        help="where each test's capture is written (default reports/pcaps)",
-    )
+    for flag, settings in OPTIONS:
+        group.addoption(flag, **settings)
 
 
 # --strict is pytest's own option (strict markers, xfail, ...); netconform reads it too:
@@ -148,53 +135,34 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(VerdictLog(), VERDICT_LOG)
     if config.getoption("repeat") < 1:
         raise pytest.UsageError("--repeat must be at least 1")
-    if not 0 < config.getoption("start_timeout") <= 3600:
-        raise pytest.UsageError("--start-timeout must be between 0 and 3600 seconds")
-    target_limits(config)
+    _limits_checked(config)
     config.addinivalue_line(
         "markers",
         "rfc(rfc, section, req=None, level=None): the RFC requirement the test checks "
         "(req: an RFC 9293 Appendix B ID such as MUST-40; else level MUST/SHOULD/MAY)",
     )
-    try:
-        target_names(config.getoption("target") or [])
-    except SetupError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    sysctl_overrides(config)
+    _add_run_environment(config)
 
 
-def target_limits(config: pytest.Config) -> Limits:
-    memory, cpus = config.getoption("target_memory"), config.getoption("target_cpus")
-    if not 16 <= memory <= 1 << 20:
-        raise pytest.UsageError("--target-memory must be between 16 and 1048576 MB")
-    if not (math.isfinite(cpus) and 0.05 <= cpus <= 1024):
-        raise pytest.UsageError("--target-cpus must be between 0.05 and 1024")
-    return Limits(memory, cpus)
+def _limits_checked(config: pytest.Config) -> None:
+    run_config.limits(config)
 
 
-def sysctl_overrides(config: pytest.Config) -> dict[str, str]:
-    """--sysctl NAME=VALUE options, checked: only net.* names, no path tricks."""
-    pinned = {}
-    for item in config.getoption("sysctl"):
-        name, sep, value = item.partition("=")
-        if not sep or not re.fullmatch(r"net(\.[A-Za-z0-9_-]+)+", name) or not value.strip():
-            raise pytest.UsageError(
-                f"--sysctl {item!r}: give NAME=VALUE with a net.* name, e.g. net.ipv4.tcp_ecn=1"
-            )
-        pinned[name] = value.strip()
-    return pinned
+def _add_run_environment(config: pytest.Config) -> None:
+    run_config.add_environment(
+        config,
+        {
+            "kernel": os.uname().release,
+            "python": sys.version.split()[0],
+            "strict": str(bool(config.getoption("strict"))),
+            "timing.tolerance": f"max({config.getoption('timing_floor')} ms, "
+            f"{config.getoption('timing_pct')} %)",
+        },
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A malformed rfc marker is a collection error, not a silently unlabelled test. With
-    --target-tests-only, tests that do not exercise a --target are deselected."""
-    if config.getoption("target_tests_only"):
-        about = {id(i) for i in items if "target" in getattr(i, "fixturenames", ())}
-        kept = [item for item in items if id(item) in about]
-        deselected = [item for item in items if id(item) not in about]
-        if deselected:
-            config.hook.pytest_deselected(items=deselected)
-            items[:] = kept
+    """A malformed rfc marker is a collection error, not a silently unlabelled test."""
     for item in items:
         for mark in item.iter_markers("rfc"):
             try:
@@ -208,40 +176,10 @@ def requirement_of(item: pytest.Item) -> Requirement | None:
     return None if mark is None else catalogue.requirement(mark.args, dict(mark.kwargs))
 
 
-def _targets(config: pytest.Config) -> list[str]:
-    return config.getoption("target") or list(BUILT_IN)
-
-
-def _named_targets(config: pytest.Config) -> list[tuple[str, str]]:
-    specs = _targets(config)
-    return list(zip(target_names(specs), specs, strict=True))
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     repeat = metafunc.config.getoption("repeat")
     if repeat > 1 and metafunc.definition.get_closest_marker("rfc") is not None:
         metafunc.parametrize("netconform_run", range(1, repeat + 1), ids=lambda i: f"run{i}")
-    if "target" in metafunc.fixturenames:
-        targets = _targets(metafunc.config)
-        ids = target_names(targets)
-        metafunc.parametrize("target", targets, indirect=True, scope="session", ids=ids)
-
-
-@pytest.fixture(scope="session")
-def target(request: pytest.FixtureRequest) -> Iterator[TestBed]:
-    """The target named by the test's parameter, started on a topology of its own."""
-    require_runtime()
-    bed = TestBed(
-        request.param,
-        profile=request.config.getoption("profile"),
-        sysctls=sysctl_overrides(request.config),
-        start_timeout=request.config.getoption("start_timeout"),
-        limits=target_limits(request.config),
-    )
-    try:
-        yield bed
-    finally:
-        bed.close()
 
 
 @pytest.fixture(autouse=True)
@@ -252,31 +190,24 @@ def netconform_run(request: pytest.FixtureRequest) -> int:
 
 @pytest.fixture(scope="session")
 def tolerance(pytestconfig: pytest.Config) -> Tolerance:
-    return Tolerance(
-        pytestconfig.getoption("timing_floor") / 1000.0, pytestconfig.getoption("timing_pct")
-    )
+    return run_config.tolerance(pytestconfig)
 
 
-CASE_KEY = pytest.StashKey[TcpCase]()
-VERDICT_LOG = "netconform_verdict_log"
+# -- labels, evidence and verdicts -----------------------------------------------------------
 
 
-@pytest.fixture
-def tcp(request: pytest.FixtureRequest, target: TestBed, tolerance: Tolerance) -> Iterator[TcpCase]:
-    """One test's TCP context. Its capture and control transcript are attached to the
-    test when its body ends (see pytest_runtest_call); teardown resets what is left."""
-    target.ensure_alive()
-    case = TcpCase(target, profile=request.config.getoption("profile"), tolerance=tolerance)
-    request.node.stash[CASE_KEY] = case
-    try:
-        yield case
-    finally:
-        case.finish()
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Labels before any fixture runs, so that a test whose set-up fails keeps them."""
+    req = requirement_of(item)
+    if req is not None:
+        allure_report.label_test(req, protocols.protocol_of(item))
+        item.user_properties.append((REQUIREMENT_KEY, req.key))
+        item.user_properties.append((SUMMARY_KEY, req.summary))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
-    """Attach the evidence inside the test's own Allure result, pass or fail."""
+    """Attach the evidence of the test's cases inside its own Allure result, pass or fail."""
     failure: BaseException | None = None
     try:
         return (yield)
@@ -284,44 +215,34 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
         failure = exc
         raise
     finally:
-        case = item.stash.get(CASE_KEY, None)
-        if case is not None:
-            allure_report.safely("evidence", lambda: _attach_case(item, case))
+        for source in item.stash.get(CASES_KEY, []):
+            allure_report.safely("evidence", functools.partial(_attach, item, source))
         if isinstance(failure, ConformanceFailure):
             _attach_expected_vs_actual(item, failure)
 
 
-def _attach_case(item: pytest.Item, case: TcpCase) -> None:
-    frames, transcript = case.evidence()
-    pcap_dir = Path(item.config.getoption("pcap_dir"))
-    allure_report.attach_evidence(item.nodeid, frames, transcript, pcap_dir)
-    for index, conn in enumerate(case.connections, start=1):
-        segments = conn.peer.conversation(frames)
-        name = f"connection {index}" if len(case.connections) > 1 else "connection"
-        allure_report.attach_svg(
-            f"ladder ({name})", ladder_svg(segments, conn.peer.notes, item.name)
-        )
-        if sum(1 for seg in segments if seg.length) >= TIME_SEQUENCE_MIN_SEGMENTS:
-            allure_report.attach_svg(f"time-sequence ({name})", time_sequence_svg(segments))
-    if case.measurements:
-        allure_report.attach_text("measured", "\n".join(case.measurements))
-    info = [line for conn in case.connections for line in conn.peer.info]
-    if info:
-        record_info(item, "\n".join(info))
-    link = case.bed.link
-    if link.overflow or link.flood_rate:
-        flood = f"; a flood of {link.flood_rate} frames/s" if link.flood_rate else ""
-        allure_report.attach_text(
-            "capture", f"{link.overflow} frames counted but not kept (the per-test cap){flood}"
-        )
-    allure_report.attach_environment(case.bed.environment())
+def _attach(item: pytest.Item, source: EvidenceSource) -> None:
+    found = source.evidence()
+    allure_report.attach_evidence(
+        item.nodeid,
+        found.frames,
+        found.transcript,
+        run_config.pcap_dir(item.config),
+        transcript_name=found.transcript_name,
+    )
+    for name, svg in found.pictures:
+        allure_report.attach_svg(name, svg)
+    for name, text in found.texts:
+        allure_report.attach_text(name, text)
+    if found.info:
+        record_info(item, "\n".join(found.info))
+    allure_report.attach_environment(found.environment)
 
 
 def _attach_expected_vs_actual(item: pytest.Item, failure: ConformanceFailure) -> None:
     req = requirement_of(item)
-    rule = (
-        " ".join((getattr(item, "obj", None).__doc__ or "").split()) if hasattr(item, "obj") else ""
-    )
+    obj = getattr(item, "obj", None)
+    rule = " ".join((getattr(obj, "__doc__", None) or "").split())
     lines = [f"requirement: {req.title if req else '(none)'}"]
     if req:
         lines.append(f"level: {req.level} ({req.basis})")
@@ -334,68 +255,59 @@ def _attach_expected_vs_actual(item: pytest.Item, failure: ConformanceFailure) -
     allure_report.attach_text("expected vs actual", "\n".join(lines))
 
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Labels before any fixture runs, so that a test whose set-up fails keeps them."""
-    req = requirement_of(item)
-    if req is not None:
-        allure_report.label_test(req, Path(str(item.path)).parent.name.upper())
-        item.user_properties.append((REQUIREMENT_KEY, req.key))
-        item.user_properties.append((SUMMARY_KEY, req.summary))
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
-    """Map exceptions to verdicts: a broken SHOULD is WARN (a pass) unless --strict; a
-    missing target operation is UNSUPPORTED (a skip with the reason); a subject the RFC lets
-    be absent is INFO. A scenario that was not reached (ScenarioNotReached) is a harness
-    error and stays one: ERROR, whatever the requirement's level; so is a flood from the
-    target, which voids whatever the test concluded."""
+    """Map exceptions to verdicts: a deviation is FAIL, WARN or INFO by the requirement's
+    level (a bare assert in the test's own module counts as one); a missing target
+    operation is UNSUPPORTED (a skip with the reason); a subject the RFC lets be absent is
+    INFO. A scenario that was not reached (ScenarioNotReached) is a harness error and stays
+    one: ERROR, whatever the requirement's level; so is a flood from the target, which voids
+    whatever the test concluded."""
     try:
         outcome = yield
     except NotObserved as exc:
-        _check_flood(pyfuncitem)
-        pyfuncitem.user_properties.append((VERDICT_KEY, "INFO"))
-        pyfuncitem.user_properties.append((MESSAGE_KEY, str(exc)))
+        _raise_if_void(pyfuncitem)
+        _record(pyfuncitem, "INFO", str(exc))
         record_info(pyfuncitem, f"INFO: {exc}")
         return True
-    except ConformanceFailure as exc:
-        _check_flood(pyfuncitem)
+    except AssertionError as exc:
+        if not isinstance(exc, ConformanceFailure) and not suite_assertion(
+            exc, str(pyfuncitem.path)
+        ):
+            raise  # an assert in the harness: a bug, an ERROR
+        _raise_if_void(pyfuncitem)
         return _deviation(pyfuncitem, exc)
     except Unsupported as exc:
         pyfuncitem.user_properties.append((VERDICT_KEY, "UNSUPPORTED"))
         pytest.skip(f"UNSUPPORTED: {exc}")
-    _check_flood(pyfuncitem)
+    _raise_if_void(pyfuncitem)
     return outcome
 
 
-def _check_flood(item: pytest.Item) -> None:
-    """A flood from the target, or a target stopped at its memory limit, voids the verdict:
-    both are ERRORs that say so."""
-    case = item.stash.get(CASE_KEY, None)
-    if case is None:
-        return
-    case.bed.link.drain()
-    case.bed.link.check_flood()
-    cgroup = getattr(case.bed.target, "cgroup", None)
-    reason = cgroup.exit_reason() if cgroup is not None else ""
-    if reason:
-        raise TargetError(f"target {case.bed.target.name} {reason}; the verdict could not be made")
+def _raise_if_void(item: pytest.Item) -> None:
+    for source in item.stash.get(CASES_KEY, []):
+        raise_if_void(source)
 
 
-def _deviation(item: pytest.Item, exc: ConformanceFailure) -> bool:
+def _record(item: pytest.Item, verdict: str, message: str) -> None:
+    item.user_properties.append((VERDICT_KEY, verdict))
+    item.user_properties.append((MESSAGE_KEY, message))
+
+
+def _deviation(item: pytest.Item, exc: AssertionError) -> bool:
     """FAIL (raised again), WARN or INFO for a deviation, by the requirement's level."""
     req = requirement_of(item)
-    item.user_properties.append((MESSAGE_KEY, str(exc)))
-    must = getattr(exc, "level", None) == "MUST"  # a failure that is a MUST whatever the test
-    if req is not None and req.level == "MAY" and not must:
-        # An optional behaviour the target does not have: recorded, never a deviation.
-        item.user_properties.append((VERDICT_KEY, "INFO"))
-        record_info(item, f"INFO ({req.title} is optional): {exc}")
-        return True
-    if req is None or must or req.strict or item.config.getoption("strict"):
-        item.user_properties.append((VERDICT_KEY, "FAIL"))
+    strict = bool(item.config.getoption("strict"))
+    level = None if req is None else req.level
+    verdict = deviation_verdict(level, exc, strict=strict or (req is not None and req.strict))
+    _record(item, verdict, str(exc))
+    if verdict == "FAIL":
         raise exc
-    _record_warn(item, req, exc)
+    assert req is not None  # WARN and INFO need a requirement's level
+    if verdict == "INFO":  # an optional behaviour the target does not have
+        record_info(item, f"INFO ({req.title} is optional): {exc}")
+    else:
+        _record_warn(item, req, exc)
     return True
 
 
@@ -414,13 +326,12 @@ def pytest_fixture_setup(
 def record_info(item: pytest.Item, text: str) -> None:
     """INFO: recorded behaviour, a pass with a note (in the report and the terminal)."""
     allure_report.mark_info(text)
-    item.user_properties.append(("netconform_info", text))
+    item.user_properties.append((INFO_KEY, text))
 
 
-def _record_warn(item: pytest.Item, req: Requirement, exc: ConformanceFailure) -> None:
+def _record_warn(item: pytest.Item, req: Requirement, exc: AssertionError) -> None:
     message = f"WARN ({req.title}, a {req.level}; {req.basis}): {exc}"
-    item.user_properties.append((VERDICT_KEY, "WARN"))
-    item.user_properties.append(("netconform_warning", message))
+    item.user_properties.append((WARNING_KEY, message))
     import allure
 
     allure.dynamic.tag("WARN")
@@ -433,13 +344,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Generator[None, A
     """After allure-pytest has judged the test: give a WARN a status message, so that
     Allure's WARN category (categories.json) can match it."""
     yield
-    message = dict(item.user_properties).get("netconform_warning")
+    message = dict(item.user_properties).get(WARNING_KEY)
     if call.when == "call" and message:
         allure_report.mark_warn(item, str(message))
 
 
+# -- the end of the run ----------------------------------------------------------------------
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Allure categories and the run's environment, beside the results (controller only)."""
+    """Verdicts, Allure categories and the run's environment, beside the results
+    (controller only)."""
     controller = not hasattr(session.config, "workerinput")
     verdicts = session.config.getoption("verdicts")
     log = session.config.pluginmanager.get_plugin(VERDICT_LOG)
@@ -448,43 +363,27 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     results = session.config.getoption("allure_report_dir", None)
     if results and controller:
         allure_report.write_categories(Path(results))
-        allure_report.write_environment(Path(results), run_environment(session.config))
-
-
-def run_environment(config: pytest.Config) -> dict[str, str]:
-    # Keys become Java-style properties: no spaces, colons or equals signs in them.
-    env = {
-        "kernel": os.uname().release,
-        "python": sys.version.split()[0],
-        "targets": ", ".join(f"{n} ({s})" if n != s else n for n, s in _named_targets(config)),
-        "dhcp.servers": ", ".join(config.getoption("dhcp_server", None) or DHCP_SERVERS),
-        "dhcp.clients": ", ".join(config.getoption("dhcp_client", None) or DHCP_CLIENTS),
-        "profile": str(config.getoption("profile")),
-        "strict": str(bool(config.getoption("strict"))),
-        "timing.tolerance": f"max({config.getoption('timing_floor')} ms, "
-        f"{config.getoption('timing_pct')} %)",
-    }
-    pinned = {**TARGET_SYSCTLS, **sysctl_overrides(config)}
-    env.update({f"linux.sysctl.{k}": v for k, v in pinned.items()})
-    return env
+        allure_report.write_environment(Path(results), run_config.environment(session.config))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    warnings = []
-    for report in terminalreporter.stats.get("passed", []):
-        props = dict(report.user_properties)
-        if props.get(VERDICT_KEY) == "WARN":
-            warnings.append(f"{report.nodeid}\n    {props.get('netconform_warning')}")
-    if warnings:
-        terminalreporter.section("netconform: SHOULD-level deviations (WARN)")
-        for line in warnings:
-            terminalreporter.write_line(line)
-    info = [
-        f"{r.nodeid}\n    {dict(r.user_properties)['netconform_info']}"
-        for r in terminalreporter.stats.get("passed", [])
-        if "netconform_info" in dict(r.user_properties)
+    passed = terminalreporter.stats.get("passed", [])
+    warnings = [
+        f"{r.nodeid}\n    {dict(r.user_properties).get(WARNING_KEY)}"
+        for r in passed
+        if dict(r.user_properties).get(VERDICT_KEY) == "WARN"
     ]
-    if info:
-        terminalreporter.section("netconform: allowed behaviour the profile did not predict (INFO)")
-        for line in info:
-            terminalreporter.write_line(line)
+    info = [
+        f"{r.nodeid}\n    {dict(r.user_properties)[INFO_KEY]}"
+        for r in passed
+        if INFO_KEY in dict(r.user_properties)
+    ]
+    sections = (
+        ("netconform: SHOULD-level deviations (WARN)", warnings),
+        ("netconform: allowed behaviour the profile did not predict (INFO)", info),
+    )
+    for title, lines in sections:
+        if lines:
+            terminalreporter.section(title)
+            for line in lines:
+                terminalreporter.write_line(line)

@@ -31,7 +31,8 @@ def syns_from_target(bed, seconds):
 
 @pytest.mark.parametrize("name", ["linux", "ref"])
 def test_connections_a_test_opened_are_gone_after_it(name):
-    from harness.hosts.bed import TcpCase, TestBed
+    from harness.hosts.bed import TestBed
+    from harness.tcp.case import TcpCase
 
     bed = TestBed(name)
     try:

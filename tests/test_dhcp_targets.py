@@ -32,7 +32,7 @@ def test_reference_server_keeps_every_lease_across_sigkill():
         os.kill(bed.target.process.pid, signal.SIGKILL)
         bed.target.process.popen.wait()
         bed.target.stop()
-        bed.start()
+        bed.start_target()
         for client in first:
             offer = peer.discover(client, what="DISCOVER after restart")
             assert offer.message.yiaddr == leased[client.mac]
@@ -126,7 +126,7 @@ def test_client_daemons_leave_the_hosts_files_alone(name):
     before = {path: _fingerprint(path) for path in watched}
     bed = DhcpClientBed(name)
     try:
-        case = ClientCase(bed.link, bed.target, bed=bed)
+        case = ClientCase(bed)
         case.start()
         ack = case.server.wait_bound(30.0)
         assert ack.message.yiaddr

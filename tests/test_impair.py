@@ -77,14 +77,15 @@ def test_relay_on_the_wire_drops_and_logs_the_named_segment():
     """Through the relay the kernel never sees our second data segment: it acks only the
     first, and the relay's log names the segment it dropped."""
     from harness.core.impair import RelayProcess
-    from harness.hosts.bed import TcpCase, TestBed
+    from harness.hosts.bed import TestBed
+    from harness.tcp.case import TcpCase
 
     bed = TestBed("linux", relay={A_TO_B: Impairment(drop_tcp=(2,))})
     try:
         case = TcpCase(bed)
         peer = case.connect_to_target().peer
         peer.send(b"a" * 100)
-        peer.expect(flags="A", ack=101, within=1.0)
+        peer.expect(flags=ACK, ack=101, within=1.0)
         peer.send(b"b" * 100)
         peer.expect_silence(0.3, what="the second segment was dropped by the relay")
         case.finish()

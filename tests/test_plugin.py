@@ -74,12 +74,13 @@ def test_options_are_listed_in_help(pytester):
 
 WRONG_EXPECTATION = """
 import pytest
+from reference_impl.wire.tcp import ACK
 
 @pytest.mark.rfc("9293", "3.10.7.4", level="MUST")
 def test_wrong_ack(tcp):
     peer = tcp.connect_to_target().peer
     peer.send(b"x" * 100)
-    peer.expect(flags="A", ack=999, within=0.3, what="an impossible ACK")
+    peer.expect(flags=ACK, ack=999, within=0.3, what="an impossible ACK")
 """
 
 

@@ -28,9 +28,14 @@ class Bound:
         return f"{self.level} {self.text} ({self.source}): {verdict}"
 
 
+def _duration(seconds: float) -> str:
+    """Milliseconds for what a TCP check times, seconds for a DHCP client's timers."""
+    return f"{seconds:.3f} s" if seconds >= 10 else f"{seconds * 1000:.3f} ms"
+
+
 def describe(what: str, measured_s: float, tolerance: Tolerance, *bounds: Bound) -> str:
     """One line of the report's "measured" attachment."""
-    line = f"{what}: {measured_s * 1000:.3f} ms"
+    line = f"{what}: {_duration(measured_s)}"
     if bounds:
         line += " - " + "; ".join(b.describe(measured_s, tolerance) for b in bounds)
     return line

@@ -33,12 +33,16 @@ import re
 import signal
 import subprocess
 import threading
+import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from pyroute2 import NetNS, netns
 
 from harness.core import runs
+
+if TYPE_CHECKING:
+    from pyroute2 import NetNS
 from harness.core.errors import TopologyError
 
 PREFIX = "ncf"
@@ -178,7 +182,7 @@ def create_tester_target(
         if relay_ns:
             plan.append((relay_ns, TESTER_SYSCTLS))
         for name, sysctls in plan:
-            netns.create(name)
+            _pyroute2_netns().create(name)
             made.append(name)
             # Set before the veth exists so that IPv6 never comes up on it.
             write_sysctls(name, {**sysctls, **bridge_netfilter_off()})
@@ -222,22 +226,36 @@ def create_tester_target(
 
 def _make_veth(ns_a: str, name_a: str, ns_b: str, name_b: str) -> tuple[str, str]:
     """Create a veth pair inside ``ns_a`` and move its other end to ``ns_b``; return MACs."""
-    with NetNS(ns_a) as ns:
+    with _netns_handle(ns_a) as ns:
         ns.link("add", ifname=name_a, kind="veth", peer=name_b)
         peer = ns.link_lookup(ifname=name_b)[0]
         ns.link("set", index=peer, net_ns_fd=ns_b)
         mac_a = _mac_of(ns, name_a)
-    with NetNS(ns_b) as ns:
+    with _netns_handle(ns_b) as ns:
         mac_b = _mac_of(ns, name_b)
     return mac_a, mac_b
 
 
 def _prepare_relay(relay_ns: str) -> None:
-    with NetNS(relay_ns) as ns:
+    with _netns_handle(relay_ns) as ns:
         for ifname in ("nc-ra", "nc-rb"):
             ns.link("set", index=ns.link_lookup(ifname=ifname)[0], state="up")
     for ifname in ("nc-ra", "nc-rb"):
         _offloads_off(relay_ns, ifname)
+
+
+def _netns_handle(name: str) -> NetNS:
+    """pyroute2, imported when a namespace is first touched: the command line answers
+    usage and privilege errors without it."""
+    from pyroute2 import NetNS
+
+    return NetNS(name)
+
+
+def _pyroute2_netns() -> types.ModuleType:
+    from pyroute2 import netns
+
+    return netns
 
 
 def _mac_of(ns: NetNS, ifname: str) -> str:
@@ -248,7 +266,7 @@ def _mac_of(ns: NetNS, ifname: str) -> str:
 def _configure_target(
     target_ns: str, ip: str, prefixlen: int, tester_ip: str, tester_mac: str, gateway: str
 ) -> None:
-    with NetNS(target_ns) as ns:
+    with _netns_handle(target_ns) as ns:
         lo = ns.link_lookup(ifname="lo")[0]
         ns.link("set", index=lo, state="up")
         idx = ns.link_lookup(ifname="nc-target")[0]
@@ -262,7 +280,7 @@ def _configure_target(
 
 def _bridge_to_tap(target_ns: str) -> None:
     """A bridge joining the veth end and a persistent TAP device; no addresses anywhere."""
-    with NetNS(target_ns) as ns:
+    with _netns_handle(target_ns) as ns:
         ns.link("set", index=ns.link_lookup(ifname="lo")[0], state="up")
         ns.link("add", ifname="nc-br", kind="bridge", br_stp_state=0, br_forward_delay=0)
         ns.link("add", ifname="nc-tap", kind="tuntap", mode="tap")
@@ -278,7 +296,7 @@ def _bridge_to_tap(target_ns: str) -> None:
 
 
 def _bring_up(netns_name: str, ifname: str, *, promiscuous: bool = False) -> None:
-    with NetNS(netns_name) as ns:
+    with _netns_handle(netns_name) as ns:
         index = ns.link_lookup(ifname=ifname)[0]
         if promiscuous:
             ns.link("set", index=index, promiscuity=1)
@@ -298,14 +316,14 @@ def _add_squatter(topo: TesterTarget, ip: str) -> str:
     if topo.squatter_netns is not None:
         raise TopologyError("this topology already has a squatter")
     name = topo.tester.netns.removesuffix("-tester") + "-squatter"
-    netns.create(name)
+    _pyroute2_netns().create(name)
     topo.squatter_netns = name
     write_sysctls(name, {**TESTER_SYSCTLS, **bridge_netfilter_off()})
-    with NetNS(topo.tester.netns) as ns:
+    with _netns_handle(topo.tester.netns) as ns:
         parent = ns.link_lookup(ifname=topo.tester.ifname)[0]
         ns.link("add", ifname="nc-squat", kind="macvlan", link=parent, macvlan_mode="bridge")
         ns.link("set", index=ns.link_lookup(ifname="nc-squat")[0], net_ns_fd=name)
-    with NetNS(name) as ns:
+    with _netns_handle(name) as ns:
         index = ns.link_lookup(ifname="nc-squat")[0]
         ns.addr("add", index=index, address=ip, prefixlen=topo.prefixlen)
         ns.link("set", index=index, state="up")
@@ -336,11 +354,11 @@ def inside(netns_name: str) -> Iterator[None]:
     """Run the block with this thread inside a namespace (sockets opened there stay there).
     One thread at a time: the stack of namespaces to return to is shared."""
     with _SWITCH:
-        netns.pushns(netns_name)
+        _pyroute2_netns().pushns(netns_name)
         try:
             yield
         finally:
-            netns.popns()
+            _pyroute2_netns().popns()
 
 
 def _sysctl_path(name: str) -> str:
@@ -363,7 +381,7 @@ def check_bridge_netfilter() -> str:
         return "br_netfilter not loaded: frames on bridges never meet netfilter"
     with _LOCK:
         name = _run_name("tester", next(_COUNTER))
-    netns.create(name)
+    _pyroute2_netns().create(name)
     try:
         write_sysctls(name, wanted)
         values = read_sysctls(name, list(wanted))
@@ -406,7 +424,7 @@ def remove_namespace(name: str) -> None:
         return
     kill_processes_in(name)
     with contextlib.suppress(FileNotFoundError):
-        netns.remove(name)
+        _pyroute2_netns().remove(name)
 
 
 def kill_processes_in(name: str) -> None:

@@ -117,3 +117,29 @@ class VerdictLog:
 def read(path: Path) -> dict[str, TestVerdict]:
     rows = json.loads(path.read_text())
     return {row["nodeid"]: TestVerdict(**row) for row in rows}
+
+
+def deviation_verdict(level: str | None, exc: BaseException, *, strict: bool) -> str:
+    """FAIL, WARN or INFO for a deviation from a requirement of ``level`` (None: the test
+    names none). A failure that is a MUST whatever the test (a malformed frame) is a FAIL;
+    an optional behaviour the target lacks (MAY) is INFO, never a deviation; a SHOULD is
+    WARN unless ``strict`` (--strict, or a requirement marked strict)."""
+    if getattr(exc, "level", None) == "MUST":
+        return "FAIL"
+    if level == "MAY":
+        return "INFO"
+    if level is None or level == "MUST" or strict:
+        return "FAIL"
+    return "WARN"
+
+
+def suite_assertion(exc: AssertionError, test_file: str) -> bool:
+    """Whether a failed assert was written in the test's own module (then it is a deviation
+    of the test's requirement, judged by its level like a ConformanceFailure), rather than
+    in the harness (a harness bug: ERROR)."""
+    tb, last = exc.__traceback__, None
+    while tb is not None:
+        last, tb = tb, tb.tb_next
+    if last is None:
+        return False
+    return Path(last.tb_frame.f_code.co_filename).resolve() == Path(test_file).resolve()

@@ -15,27 +15,23 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
 
+from harness.core import registry
+from harness.core.bed import Bed
+from harness.core.case import Case, Evidence
 from harness.core.cgroups import Limits
-from harness.core.errors import HarnessError, TargetError, precondition
-from harness.core.link import Frame, Link
-from harness.core.topology import TesterTarget, add_squatter, create_tester_target, remove_namespace
-from harness.dhcp.daemons import (
-    CLIENT_CLASSES,
-    SERVER_CLASSES,
-    DhcpClientTarget,
-    DhcpDaemon,
-    DhcpServerTarget,
-    ServerPlan,
-)
+from harness.core.clock import poll_until
+from harness.core.errors import HarnessError, TargetError
+from harness.core.registry import DHCP_CLIENT, DHCP_SERVER, TargetSettings
+from harness.core.topology import add_squatter, remove_namespace
+from harness.dhcp import targets  # noqa: F401  (registers the DHCP kinds)
+from harness.dhcp.daemons import DhcpClientTarget, DhcpServerTarget, ServerPlan
 from harness.dhcp.peer import ClientsPeer, DhcpLink, ServerPeer
+from harness.report.ladder import message_ladder_svg
 from reference_impl.dhcp.server import ServerConfig
 
 START_WAIT_S = 10.0
-T = TypeVar("T", bound=DhcpDaemon)
 # Leases long enough that no client's own floors (udhcpc raises leases under 30 s) or
 # retransmission intervals (dhclient retries every 7-22 s) decide a verdict, with explicit
 # T1/T2 options: 45 s from T2 to the end of the lease leave room to rebind. The timer tests
@@ -43,74 +39,31 @@ T = TypeVar("T", bound=DhcpDaemon)
 CLIENT_LEASE_S, CLIENT_T1_S, CLIENT_T2_S = 120, 30, 75
 
 
-class _Bed(Generic[T]):
-    """A topology, a DHCP target on it (not yet started) and the tester's link."""
-
-    __test__ = False
-
-    def __init__(
-        self,
-        name: str,
-        topology: TesterTarget,
-        make: Callable[[TesterTarget, Limits | None], T],
-        limits: Limits | None = None,
-    ) -> None:
-        self.name = name
-        self.topology = topology
-        try:
-            self.target: T = make(topology, limits)
-            self.link = Link(topology.tester.netns, topology.tester.ifname)
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        target = getattr(self, "target", None)
-        if target is not None:
-            target.close()
-        link = getattr(self, "link", None)
-        if link is not None:
-            link.close()
-        self.topology.teardown()
-
-
-class DhcpServerBed(_Bed[DhcpServerTarget]):
+class DhcpServerBed(Bed):
     """A DHCP server target and the tester's link to it."""
 
+    target: DhcpServerTarget
+
     def __init__(self, name: str, limits: Limits | None = None) -> None:
-        topology = create_tester_target(promiscuous=True)
-        super().__init__(name, topology, SERVER_CLASSES[name], limits)
-        self.restarts = 0
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
+        super().__init__(registry.kind(DHCP_SERVER, name), TargetSettings(limits or Limits()))
 
     @property
     def plan(self) -> ServerPlan:
         return self.target.plan
 
-    def start(self) -> None:
+    def start_target(self) -> None:
         self.target.start()
         wait_for_udp_port(self.topology.target.netns, 67, self.target)
 
-    def ensure_alive(self) -> None:
-        if not self.target.alive:
-            self.restart()
 
-    def restart(self) -> None:
-        self.restarts += 1
-        self.target.stop()
-        self.start()
-
-
-class DhcpClientBed(_Bed[DhcpClientTarget]):
+class DhcpClientBed(Bed):
     """The namespace pair a DHCP client target runs in; the client starts per test."""
 
+    target: DhcpClientTarget
+    start_at_once = False
+
     def __init__(self, name: str, limits: Limits | None = None) -> None:
-        topology = create_tester_target(unnumbered=True, promiscuous=True)
-        super().__init__(name, topology, CLIENT_CLASSES[name], limits)
+        super().__init__(registry.kind(DHCP_CLIENT, name), TargetSettings(limits or Limits()))
 
     def server_config(self) -> ServerConfig:
         net = ipaddress.IPv4Network(
@@ -132,46 +85,33 @@ class DhcpClientBed(_Bed[DhcpClientTarget]):
 def wait_for_udp_port(netns: str, port: int, target: DhcpServerTarget | DhcpClientTarget) -> None:
     """Until the daemon listens (raw-socket servers such as Kea and dhcpd bind a UDP socket
     too), or it exits, or START_WAIT_S passes."""
-    deadline = time.monotonic() + START_WAIT_S
-    while time.monotonic() < deadline:
-        target.check_started()
+
+    def listening() -> bool:
+        target.check_started()  # raises if it exited
         result = subprocess.run(
             ["ip", "netns", "exec", netns, "ss", "-H", "-u", "-l", "-n", f"sport = :{port}"],
             capture_output=True,
             text=True,
         )
-        if result.stdout.strip():
-            return
-        time.sleep(0.1)
+        return bool(result.stdout.strip())
+
+    if poll_until(listening, START_WAIT_S):
+        return
     raise TargetError(
         f"{target.name} did not listen on UDP port {port} within {START_WAIT_S:.0f} s"
     )
 
 
-@dataclass
-class DhcpCase:
-    """What one DHCP test leaves as evidence."""
+class DhcpCase(Case):
+    """What one DHCP test leaves as evidence: its capture, the DHCP messages both ways, a
+    ladder of them, and exactly what the daemon logged meanwhile."""
 
-    __test__ = False
+    bed: DhcpServerBed | DhcpClientBed
 
-    link: Link
-    target: DhcpServerTarget | DhcpClientTarget
-    log_start: int = 0
-    measurements: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.link.start_capture()
+    def __init__(self, bed: DhcpServerBed | DhcpClientBed) -> None:
+        super().__init__(bed)
+        self.target = bed.target
         self.log_start = self.target.log_size()
-
-    def measure(self, what: str, value: str) -> None:
-        self.measurements.append(f"{what}: {value}")
-
-    def precondition(self, scenario: str) -> contextlib.AbstractContextManager[None]:
-        return precondition(scenario)
-
-    def evidence(self) -> list[Frame]:
-        self.link.drain()
-        return list(self.link.captured)
 
     @property
     def peer(self) -> DhcpLink:
@@ -181,22 +121,33 @@ class DhcpCase:
         """Exactly what the daemon logged during this test."""
         return self.target.log_since(self.log_start) or "(nothing logged)"
 
+    def add_evidence(self, found: Evidence) -> None:
+        add_dhcp_evidence(found, self.peer, self.title)
+        found.texts.append((f"{self.target.name} log", self.daemon_log()))
 
-@dataclass
+
+def add_dhcp_evidence(found: Evidence, peer: DhcpLink, title: str) -> None:
+    """The DHCP messages as the transcript, and their ladder."""
+    found.transcript = peer.transcript()
+    found.transcript_name = "DHCP messages"
+    rows = [(seen.ts_ns, seen.from_tester, seen.packet.short()) for seen in peer.exchanged]
+    if rows:
+        found.pictures.append(("ladder (DHCP)", message_ladder_svg(rows, title)))
+
+
 class ServerCase(DhcpCase):
-    clients: ClientsPeer = field(init=False)
-    bed: DhcpServerBed | None = None
-    facts: dict[str, Any] = field(default_factory=dict)  # what a test's steps learnt
+    """One test against a DHCP server target: ``clients`` makes up clients."""
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        assert self.bed is not None
-        mac = self.bed.topology.target.mac
-        self.clients = ClientsPeer(self.link, self.bed.plan.server_ip, seed=None, server_mac=mac)
+    bed: DhcpServerBed
+
+    def __init__(self, bed: DhcpServerBed) -> None:
+        super().__init__(bed)
+        self.facts: dict[str, Any] = {}  # what a test's steps learnt
+        mac = bed.topology.target.mac
+        self.clients = ClientsPeer(self.link, bed.plan.server_ip, seed=None, server_mac=mac)
 
     @property
     def plan(self) -> ServerPlan:
-        assert self.bed is not None
         return self.bed.plan
 
     @property
@@ -205,33 +156,35 @@ class ServerCase(DhcpCase):
 
     def restart_after_kill(self) -> None:
         """SIGKILL the server (no chance to save anything), then start it again."""
-        assert self.bed is not None
-        process = self.target.process
+        process = self.bed.target.process
         if process is not None:
             os.kill(process.pid, signal.SIGKILL)
             process.popen.wait()
         self.bed.restart()
 
 
-@dataclass
 class ClientCase(DhcpCase):
-    bed: DhcpClientBed | None = None
-    server: ServerPeer = field(init=False)
+    """One test against a DHCP client target: ``start()`` starts the client; ``server``
+    (the reference server) answers it."""
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        assert self.bed is not None
-        topo = self.bed.topology
-        self.server = ServerPeer(self.link, self.bed.server_config(), topo.tester.mac)
+    bed: DhcpClientBed
+
+    def __init__(self, bed: DhcpClientBed) -> None:
+        super().__init__(bed)
+        topo = bed.topology
+        self.server = ServerPeer(self.link, bed.server_config(), topo.tester.mac)
 
     @property
     def client(self) -> DhcpClientTarget:
-        assert isinstance(self.target, DhcpClientTarget)
-        return self.target
+        return self.bed.target
 
     @property
     def peer(self) -> ServerPeer:
         return self.server
+
+    def add_evidence(self, found: Evidence) -> None:
+        super().add_evidence(found)
+        found.texts.append(("client hook events", "\n".join(self.client.events()) or "(none)"))
 
     def start(self) -> None:
         self.client.start()
@@ -239,40 +192,26 @@ class ClientCase(DhcpCase):
         self.client.check_started()
 
     def add_squatter(self, ip: str) -> str:
-        assert self.bed is not None
         return add_squatter(self.bed.topology, ip)
 
     def interface_addresses(self) -> list[str]:
         """The client's IPv4 addresses as ADDRESS/PREFIX, read in its namespace."""
-        assert self.bed is not None
         topo = self.bed.topology
+        show = ["ip", "-j", "-4", "addr", "show", "dev", topo.target.ifname]
         out = subprocess.run(
-            [
-                "ip",
-                "netns",
-                "exec",
-                topo.target.netns,
-                "ip",
-                "-j",
-                "-4",
-                "addr",
-                "show",
-                "dev",
-                topo.target.ifname,
-            ],
+            ["ip", "netns", "exec", topo.target.netns, *show],
             capture_output=True,
             text=True,
         ).stdout
-        addresses = []
-        for link in json.loads(out or "[]"):
-            for info in link.get("addr_info", []):
-                addresses.append(f"{info['local']}/{info['prefixlen']}")
-        return addresses
+        return [
+            f"{info['local']}/{info['prefixlen']}"
+            for link in json.loads(out or "[]")
+            for info in link.get("addr_info", [])
+        ]
 
     def finish(self) -> None:
         self.client.stop()
         self.client.wipe_state()
-        assert self.bed is not None
         topo = self.bed.topology
         if topo.squatter_netns:
             with contextlib.suppress(HarnessError, OSError):

@@ -9,7 +9,7 @@ harness's own (they configure the interface in the namespace and log what they w
 and never touch /etc/resolv.conf); dhcpcd, whose state paths are compiled in, runs with its
 state and run directories bind-mounted from the work directory in its private mount
 namespace. Settings that change what a daemon does on the wire (ping checks, probation
-periods) are listed in DAEMON_SETTINGS and shown in the report.
+periods) are in each kind's settings (harness.dhcp.targets) and shown in the report.
 """
 
 from __future__ import annotations
@@ -23,31 +23,15 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+from harness.core import registry
 from harness.core.cgroups import Cgroup, Limits
-from harness.core.errors import SetupError, TargetError
+from harness.core.errors import TargetError
 from harness.core.process import NamespaceDaemon
+from harness.core.registry import DHCP_CLIENT, DHCP_SERVER
 from harness.core.topology import TesterTarget, kill_processes_in
 from harness.core.workdirs import make_workdir
 
-# Third-party implementations: their deviations are findings, recorded in the report.
-DAEMONS = frozenset({"dnsmasq", "kea", "dhcpd", "dhclient", "udhcpc", "dhcpcd"})
-BINARIES = {
-    "dnsmasq": ("dnsmasq", "dnsmasq-base"),
-    "kea": ("kea-dhcp4", "kea-dhcp4-server"),
-    "dhcpd": ("dhcpd", "isc-dhcp-server"),
-    "dhclient": ("dhclient", "isc-dhcp-client"),
-    "udhcpc": ("udhcpc", "udhcpc"),
-    "dhcpcd": ("dhcpcd", "dhcpcd-base"),
-}
 LOG_ATTACHMENT_BYTES = 2_000_000
-DAEMON_SETTINGS = {
-    "dnsmasq": "no-ping (no ICMP check before an offer); otherwise defaults (not authoritative)",
-    "kea": "raw sockets, memfile leases; otherwise defaults (not authoritative)",
-    "dhcpd": "ping-check false; otherwise defaults (not authoritative)",
-    "dhclient": "empty dhclient.conf (built-in defaults), harness hook script",
-    "udhcpc": "defaults (no -a ARP check), foreground, harness hook script",
-    "dhcpcd": "defaults, IPv4 only, no IPv4LL, harness hook script",
-}
 
 
 @dataclass(frozen=True)
@@ -90,24 +74,13 @@ def server_plan(topology: TesterTarget) -> ServerPlan:
     )
 
 
-def check_binary(name: str) -> None:
-    if name not in BINARIES:
-        return
-    command, package = BINARIES[name]
-    if shutil.which(command) is None:
-        raise SetupError(
-            f"DHCP target {name!r} needs {command} (Debian package {package}); "
-            "run `netconform doctor --install`"
-        )
-
-
 class DhcpDaemon:
     """One daemon of a target, restartable; its work directory holds config, leases, log."""
 
     name = ""
+    role = ""  # DHCP_SERVER or DHCP_CLIENT (harness.core.registry)
 
     def __init__(self, topology: TesterTarget, limits: Limits | None = None) -> None:
-        check_binary(self.name)
         self.limits = limits or Limits()
         self.cgroup: Cgroup | None = None
         self.topology = topology
@@ -190,28 +163,23 @@ class DhcpDaemon:
             )
 
     def environment(self) -> dict[str, str]:
+        kind = registry.kind(self.role, self.name)
         env = {"dhcp.target": self.name, "dhcp.workdir": str(self.workdir)}
-        if self.name in DAEMON_SETTINGS:
-            env["dhcp.settings"] = DAEMON_SETTINGS[self.name]
-        if self.name in BINARIES:
-            env["dhcp.version"] = daemon_version(self.name)
+        if kind.settings:
+            env["dhcp.settings"] = kind.settings
+        if kind.package:
+            env["dhcp.version"] = kind.version()
         if self.cgroup is not None:
             env["resource limits"] = self.cgroup.describe()
         return env
-
-
-def daemon_version(name: str) -> str:
-    _command, package = BINARIES[name]
-    result = subprocess.run(
-        ["dpkg-query", "-W", "-f", "${Version}", package], capture_output=True, text=True
-    )
-    return f"{package} {result.stdout.strip() or '(unknown)'}"
 
 
 # -- servers -------------------------------------------------------------------------------
 
 
 class DhcpServerTarget(DhcpDaemon):
+    role = DHCP_SERVER
+
     def __init__(self, topology: TesterTarget, limits: Limits | None = None) -> None:
         super().__init__(topology, limits)
         self.plan = server_plan(topology)
@@ -365,14 +333,6 @@ subnet {net.network_address} netmask {net.netmask} {{
         ]
 
 
-SERVER_CLASSES: dict[str, type[DhcpServerTarget]] = {
-    "ref": RefServer,
-    "dnsmasq": Dnsmasq,
-    "kea": Kea,
-    "dhcpd": IscDhcpd,
-}
-
-
 # -- clients -------------------------------------------------------------------------------
 
 # The hook script every client that wants one gets: log, configure the namespace's own
@@ -401,6 +361,7 @@ esac"""
 
 
 class DhcpClientTarget(DhcpDaemon):
+    role = DHCP_CLIENT
     configure = ""  # the hook's address handling; "" for a client that configures itself
 
     def __init__(self, topology: TesterTarget, limits: Limits | None = None) -> None:
@@ -560,11 +521,3 @@ class Dhcpcd(DhcpClientTarget):
         # releasing" in its log).
         if self.process:
             self.process.signal(signal.SIGALRM)
-
-
-CLIENT_CLASSES: dict[str, type[DhcpClientTarget]] = {
-    "ref": RefClient,
-    "dhclient": Dhclient,
-    "udhcpc": Udhcpc,
-    "dhcpcd": Dhcpcd,
-}

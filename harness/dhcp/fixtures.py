@@ -1,5 +1,5 @@
-"""The DHCP half of the netconform pytest plugin: target options, test beds, evidence, and
-how real daemons' failures count.
+"""The DHCP fixtures: target options, test beds, cases, the recorded scenarios, and how real
+daemons' failures count.
 
 Every DHCP suite test runs against every selected server (``dhcp_server`` fixture) or client
 (``dhcp_client``). Real daemons (dnsmasq, Kea, ISC dhcpd, dhclient, udhcpc, dhcpcd) are
@@ -11,71 +11,85 @@ own targets. ``--daemon-failures=fail`` makes them count like any other failure.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
 
+from harness.core import config as run_config
+from harness.core import registry
+from harness.core.case import register_case
 from harness.core.cgroups import Limits
 from harness.core.doctor import require_runtime
 from harness.core.errors import SetupError
+from harness.core.registry import DHCP_CLIENT, DHCP_SERVER
 from harness.core.verdicts import VERDICT_KEY
-from harness.dhcp.case import ClientCase, DhcpCase, DhcpClientBed, DhcpServerBed, ServerCase
-from harness.dhcp.daemons import DAEMONS, check_binary
+from harness.dhcp.case import ClientCase, DhcpClientBed, DhcpServerBed, ServerCase
 from harness.dhcp.recorded import Recorder, RecordingView
-from harness.hosts.spec import DHCP_CLIENTS, DHCP_SERVERS
-from harness.plugin import target_limits
-from harness.report import allure_report
-from harness.report.ladder import message_ladder_svg
 
-CASE_KEY = pytest.StashKey[DhcpCase]()
-RECORDED_KEY = pytest.StashKey[RecordingView]()
-TARGET_PROPERTY = "netconform_dhcp_target"
+THIRD_PARTY_PROPERTY = "netconform_third_party"  # the test's target is a real daemon
 B = TypeVar("B", DhcpServerBed, DhcpClientBed)
 # Failed tests' node IDs this session: daemons' FAIL verdicts, and everything else.
 _RECORDED: list[str] = []
 _GATING: list[str] = []
+SERVERS = registry.names(DHCP_SERVER)
+CLIENTS = registry.names(DHCP_CLIENT)
+
+
+OPTIONS: list[tuple[str, dict[str, Any]]] = [
+    (
+        "--dhcp-server",
+        dict(
+            action="append",
+            default=None,
+            choices=SERVERS,
+            metavar="SERVER",
+            help=f"DHCP server to test, repeatable: {', '.join(SERVERS)} (default: all)",
+        ),
+    ),
+    (
+        "--dhcp-client",
+        dict(
+            action="append",
+            default=None,
+            choices=CLIENTS,
+            metavar="CLIENT",
+            help=f"DHCP client to test, repeatable: {', '.join(CLIENTS)} (default: all)",
+        ),
+    ),
+    (
+        "--daemon-failures",
+        dict(
+            choices=("record", "fail"),
+            default="record",
+            help="record (default): a real DHCP daemon's FAIL is reported but does not change the "
+            "exit status; fail: it does",
+        ),
+    ),
+]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("netconform", "protocol conformance (netconform)")
-    group.addoption(
-        "--dhcp-server",
-        action="append",
-        default=None,
-        choices=DHCP_SERVERS,
-        metavar="SERVER",
-        help=f"DHCP server to test, repeatable: {', '.join(DHCP_SERVERS)} (default: all)",
-    )
-    group.addoption(
-        "--dhcp-client",
-        action="append",
-        default=None,
-        choices=DHCP_CLIENTS,
-        metavar="CLIENT",
-        help=f"DHCP client to test, repeatable: {', '.join(DHCP_CLIENTS)} (default: all)",
-    )
-    group.addoption(
-        "--daemon-failures",
-        choices=("record", "fail"),
-        default="record",
-        help="record (default): a real DHCP daemon's FAIL is reported but does not change the "
-        "exit status; fail: it does",
-    )
+    for flag, settings in OPTIONS:
+        group.addoption(flag, **settings)
 
 
 def servers(config: pytest.Config) -> list[str]:
-    return config.getoption("dhcp_server") or list(DHCP_SERVERS)
+    return config.getoption("dhcp_server") or list(SERVERS)
 
 
 def clients(config: pytest.Config) -> list[str]:
-    return config.getoption("dhcp_client") or list(DHCP_CLIENTS)
+    return config.getoption("dhcp_client") or list(CLIENTS)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     _RECORDED.clear()
     _GATING.clear()
+    run_config.add_environment(
+        config,
+        {"dhcp.servers": ", ".join(servers(config)), "dhcp.clients": ", ".join(clients(config))},
+    )
     config.addinivalue_line(
         "markers",
         "recorded(scenario): the test judges a long DHCP client scenario recorded in the "
@@ -95,17 +109,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("recorded_client", names, ids=names)
 
 
-def _bed_name(item: pytest.Item) -> str | None:
-    callspec = getattr(item, "callspec", None)
-    if callspec is None:
-        return None
-    params = callspec.params
-    name = (
-        params.get("dhcp_server_bed")
-        or params.get("dhcp_client_bed")
-        or params.get("recorded_client")
-    )
-    return str(name) if name else None
+def _target_kind(item: pytest.Item) -> registry.TargetKind | None:
+    """The DHCP target a test is about, from its parameters."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if "dhcp_server_bed" in params:
+        return registry.kind(DHCP_SERVER, str(params["dhcp_server_bed"]))
+    for key in ("dhcp_client_bed", "recorded_client"):
+        if key in params:
+            return registry.kind(DHCP_CLIENT, str(params[key]))
+    return None
 
 
 def _recorded_pairs(items: list[pytest.Item]) -> set[tuple[str, str]]:
@@ -126,8 +138,8 @@ def dhcp_recorder(request: pytest.FixtureRequest) -> Iterator[Recorder]:
     need, for every client, side by side in the background."""
     pairs = _recorded_pairs(request.session.items)
     for _scenario, client in pairs:
-        _checked(client)
-    recorder = Recorder(target_limits(request.config))
+        _checked(registry.kind(DHCP_CLIENT, client))
+    recorder = Recorder(run_config.limits(request.config))
     try:
         recorder.start(pairs)
         yield recorder
@@ -144,27 +156,31 @@ def recording(
     if mark is None:
         raise SetupError(f"{request.node.nodeid} takes `recording` without a recorded marker")
     view = RecordingView(dhcp_recorder.get(str(mark.args[0]), recorded_client))
-    request.node.stash[RECORDED_KEY] = view
+    view.tolerance = run_config.tolerance(request.config)
+    register_case(request.node, view)
     return view
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    name = _bed_name(item)
-    if name is not None:
-        item.user_properties.append((TARGET_PROPERTY, name))
+    kind = _target_kind(item)
+    if kind is not None and kind.third_party:
+        item.user_properties.append((THIRD_PARTY_PROPERTY, kind.name))
 
 
-def _checked(name: str) -> None:
+def _checked(kind: registry.TargetKind) -> None:
+    """A daemon that is not installed makes its tests ERRORs, not the whole run's end."""
     require_runtime()
     try:
-        check_binary(name)
+        kind.check_installed()
     except SetupError as exc:
         pytest.fail(f"ERROR: {exc}", pytrace=False)
 
 
-def _session_bed(request: pytest.FixtureRequest, make: Callable[[str, Limits], B]) -> Iterator[B]:
-    _checked(request.param)
-    bed = make(request.param, target_limits(request.config))
+def _session_bed(
+    request: pytest.FixtureRequest, role: str, make: Callable[[str, Limits], B]
+) -> Iterator[B]:
+    _checked(registry.kind(role, request.param))
+    bed = make(request.param, run_config.limits(request.config))
     try:
         yield bed
     finally:
@@ -173,20 +189,21 @@ def _session_bed(request: pytest.FixtureRequest, make: Callable[[str, Limits], B
 
 @pytest.fixture(scope="session")
 def dhcp_server_bed(request: pytest.FixtureRequest) -> Iterator[DhcpServerBed]:
-    yield from _session_bed(request, DhcpServerBed)
+    yield from _session_bed(request, DHCP_SERVER, DhcpServerBed)
 
 
 @pytest.fixture(scope="session")
 def dhcp_client_bed(request: pytest.FixtureRequest) -> Iterator[DhcpClientBed]:
-    yield from _session_bed(request, DhcpClientBed)
+    yield from _session_bed(request, DHCP_CLIENT, DhcpClientBed)
 
 
 @pytest.fixture
 def dhcp_server(request: pytest.FixtureRequest, dhcp_server_bed: DhcpServerBed) -> ServerCase:
     """One test against a DHCP server target: ``case.clients`` makes up clients."""
     dhcp_server_bed.ensure_alive()
-    case = ServerCase(dhcp_server_bed.link, dhcp_server_bed.target, bed=dhcp_server_bed)
-    request.node.stash[CASE_KEY] = case
+    case = ServerCase(dhcp_server_bed)
+    case.title = request.node.name
+    register_case(request.node, case)
     return case
 
 
@@ -196,60 +213,13 @@ def dhcp_client(
 ) -> Iterator[ClientCase]:
     """One test against a DHCP client target: ``case.start()`` starts the client;
     ``case.server`` answers it."""
-    case = ClientCase(dhcp_client_bed.link, dhcp_client_bed.target, bed=dhcp_client_bed)
-    request.node.stash[CASE_KEY] = case
+    case = ClientCase(dhcp_client_bed)
+    case.title = request.node.name
+    register_case(request.node, case)
     try:
         yield case
     finally:
         case.finish()
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
-    try:
-        return (yield)
-    finally:
-        case = item.stash.get(CASE_KEY, None)
-        if case is not None:
-            allure_report.safely("evidence", lambda: attach_dhcp_evidence(item, case))
-        recorded = item.stash.get(RECORDED_KEY, None)
-        if recorded is not None:
-            allure_report.safely("evidence", lambda: attach_recorded_evidence(item, recorded))
-
-
-def attach_dhcp_evidence(item: pytest.Item, case: DhcpCase) -> None:
-    frames = case.evidence()
-    peer = case.peer
-    pcap_dir = Path(item.config.getoption("pcap_dir"))
-    allure_report.attach_evidence(
-        item.nodeid, frames, peer.transcript(), pcap_dir, transcript_name="DHCP messages"
-    )
-    rows = [(seen.ts_ns, seen.from_tester, seen.packet.short()) for seen in peer.exchanged]
-    if rows:
-        allure_report.attach_svg("ladder (DHCP)", message_ladder_svg(rows, item.name))
-    allure_report.attach_text(f"{case.target.name} log", case.daemon_log())
-    if isinstance(case, ClientCase):
-        allure_report.attach_text("client hook events", "\n".join(case.client.events()) or "(none)")
-    if case.measurements:
-        allure_report.attach_text("measured", "\n".join(case.measurements))
-    allure_report.attach_environment(case.target.environment())
-
-
-def attach_recorded_evidence(item: pytest.Item, evidence: RecordingView) -> None:
-    rec = evidence.recording
-    pcap_dir = Path(item.config.getoption("pcap_dir"))
-    peer = rec.case.peer
-    allure_report.attach_evidence(
-        item.nodeid, rec.frames, peer.transcript(), pcap_dir, transcript_name="DHCP messages"
-    )
-    rows = [(seen.ts_ns, seen.from_tester, seen.packet.short()) for seen in peer.exchanged]
-    if rows:
-        allure_report.attach_svg("ladder (DHCP)", message_ladder_svg(rows, item.name))
-    allure_report.attach_text(f"{rec.client} log ({rec.scenario} scenario)", rec.log or "(none)")
-    allure_report.attach_text("client hook events", "\n".join(rec.events) or "(none)")
-    if evidence.measurements:
-        allure_report.attach_text("measured", "\n".join(evidence.measurements))
-    allure_report.attach_environment(rec.case.target.environment())
 
 
 # -- how daemons' failures count -----------------------------------------------------------
@@ -259,8 +229,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if not report.failed:
         return
     props = dict(report.user_properties)
-    name = props.get(TARGET_PROPERTY)
-    daemon_fail = report.when == "call" and name in DAEMONS and props.get(VERDICT_KEY) == "FAIL"
+    third_party = THIRD_PARTY_PROPERTY in props
+    daemon_fail = report.when == "call" and third_party and props.get(VERDICT_KEY) == "FAIL"
     (_RECORDED if daemon_fail else _GATING).append(report.nodeid)
 
 

@@ -14,15 +14,19 @@ the scenario's capture, DHCP messages, the client's log and hook events as its e
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.core import bounds
+from harness.core.bounds import Bound
+from harness.core.case import Evidence
 from harness.core.cgroups import Limits
 from harness.core.errors import ConformanceFailure, HarnessError, ScenarioNotReached
-from harness.core.link import Frame
+from harness.core.tolerance import Tolerance
 from harness.dhcp.case import ClientCase, DhcpClientBed
 from harness.dhcp.peer import Seen, ServerPeer
 
@@ -49,9 +53,7 @@ class Recording:
     case: ClientCase
     facts: dict[str, Any] = field(default_factory=dict)
     error: BaseException | None = None
-    frames: list[Frame] = field(default_factory=list)
-    log: str = ""
-    events: list[str] = field(default_factory=list)
+    evidence: Evidence | None = None  # collected once the scenario is over
 
     def fact(self, name: str) -> Any:
         """A fact the scenario established; a missing one means it did not get that far."""
@@ -71,12 +73,28 @@ class RecordingView:
 
     recording: Recording
     measurements: list[str] = field(default_factory=list)
+    tolerance: Tolerance = field(default_factory=Tolerance)
 
     def fact(self, name: str) -> Any:
         return self.recording.fact(name)
 
-    def measure(self, what: str, value: str) -> None:
+    def measure(self, what: str, seconds: float, *judged_by: Bound) -> None:
+        """A measured time, against every bound it is judged by (as Case.measure)."""
+        self.measurements.append(bounds.describe(what, seconds, self.tolerance, *judged_by))
+
+    def record(self, what: str, value: object) -> None:
         self.measurements.append(f"{what}: {value}")
+
+    def evidence(self) -> Evidence:
+        """The recording's evidence, with this test's own measurements."""
+        found = self.recording.evidence or Evidence()
+        texts = list(found.texts)
+        if self.measurements:
+            texts.append(("measured", "\n".join(self.measurements)))
+        return dataclasses.replace(found, texts=texts)
+
+    def void_reason(self) -> str:
+        return ""
 
     @property
     def server(self) -> ServerPeer:
@@ -109,7 +127,8 @@ class Recorder:
     def start(self, pairs: Iterable[tuple[str, str]]) -> None:
         for name, client in sorted(set(pairs) - set(self.jobs)):
             bed = DhcpClientBed(client, self.limits)
-            case = ClientCase(bed.link, bed.target, bed=bed)
+            case = ClientCase(bed)
+            case.title = f"{name} scenario"
             recording = Recording(name, client, case)
             thread = threading.Thread(
                 target=self._run, args=(SCENARIOS[name], recording), daemon=True
@@ -135,22 +154,26 @@ class Recorder:
         recording = job.recording
         if job.thread.is_alive():
             recording.error = HarnessError(f"the {name} scenario of {client} did not finish")
-        elif not recording.frames:
+        elif recording.evidence is None:
             self._collect(job)
         return recording
 
     @staticmethod
     def _collect(job: _Job) -> None:
         recording, case = job.recording, job.recording.case
-        recording.frames = case.evidence()
-        recording.log = case.daemon_log()
-        recording.events = case.client.events()
+        found = case.evidence()
+        log = f"{recording.client} log"
+        found.texts = [
+            (f"{name} ({recording.scenario} scenario)" if name == log else name, text)
+            for name, text in found.texts
+        ]
+        recording.evidence = found
         case.finish()
 
     def close(self) -> None:
         for job in self.jobs.values():
             job.thread.join(max(0.0, job.deadline - time.monotonic()))
-            if not job.thread.is_alive() and not job.recording.frames:
+            if not job.thread.is_alive() and job.recording.evidence is None:
                 self._collect(job)
             job.bed.close()
         self.jobs.clear()

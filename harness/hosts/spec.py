@@ -1,24 +1,20 @@
-"""Targets: what the suites test. One module per kind (see DESIGN.md, "Targets").
-
-linux        the kernel's TCP/IP in the target namespace (agent over the socket API)
-ref          the reference host on a TAP device (harness.hosts.refstack)
-cmd:LINE     any userspace stack on a TAP device; see harness.hosts.stack for placeholders
-DHCP servers ref, dnsmasq, kea, dhcpd and clients ref, dhclient, udhcpc, dhcpcd (dhcp.py)
-"""
+"""``--target`` values: ``linux``, ``ref``, ``cmd:LINE`` or ``NAME=cmd:LINE``, checked before
+anything starts (harness.hosts.targets registers the kinds)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import shlex
 from dataclasses import dataclass
 
+from harness.core import registry
 from harness.core.errors import SetupError
+from harness.core.registry import HOST, TargetKind, TargetSettings
+from harness.hosts import targets  # noqa: F401  (registers the host kinds)
 
-BUILT_IN = ("linux", "ref")
-# DHCP targets (harness.dhcp.daemons): the harness plays the other side.
-DHCP_SERVERS = ("ref", "dnsmasq", "kea", "dhcpd")
-DHCP_CLIENTS = ("ref", "dhclient", "udhcpc", "dhcpcd")
+BUILT_IN = registry.names(HOST, defaults_only=True)
 
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
@@ -34,12 +30,20 @@ class TargetSpec:
     short hash of its line, so that two commands never share a name."""
 
     name: str
-    kind: str  # "linux", "ref" or "cmd"
+    kind: str  # "linux", "ref" or "cmd": a registered host kind
     command: str = ""
 
     @property
+    def target_kind(self) -> TargetKind:
+        return registry.kind(HOST, self.kind)
+
+    @property
     def uses_tap(self) -> bool:
-        return self.kind != "linux"
+        return self.target_kind.topology.tap
+
+    def settings(self, base: TargetSettings) -> TargetSettings:
+        """``base`` (limits, start timeout, profile) with this target's name and command."""
+        return dataclasses.replace(base, name=self.name, command=self.command)
 
 
 def parse_target(spec: str) -> TargetSpec:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from harness.core.segment import Note
+from harness.core.segment import Note, Segment
 from harness.report.plot import Series, line_chart
-from harness.tcp.peer import Segment
+from reference_impl.wire.tcp import ACK
 
 ROW_H = 26
 LEFT_X, RIGHT_X = 170, 610
@@ -16,8 +16,8 @@ WIDTH = 780
 
 
 def _label(seg: Segment) -> str:
-    ack = f" ack={seg.ack}" if "A" in seg.flags else ""
-    return f"[{seg.flags or '.'}] seq={seg.seq}{ack} len={seg.length} win={seg.window}"
+    ack = f" ack={seg.ack}" if seg.flags & ACK else ""
+    return f"[{seg.flag_letters}] seq={seg.seq}{ack} len={seg.length} win={seg.window}"
 
 
 def ladder_svg(segments: Sequence[Segment], notes: Sequence[Note] = (), title: str = "") -> str:
@@ -95,7 +95,7 @@ def time_sequence_svg(segments: Sequence[Segment], title: str = "") -> str:
         s.length for s in segments if not s.from_tester
     )
     data = [s for s in segments if s.from_tester == sender_is_tester and s.length]
-    acks = [s for s in segments if s.from_tester != sender_is_tester and "A" in s.flags]
+    acks = [s for s in segments if s.from_tester != sender_is_tester and s.flags & ACK]
     t0 = min((s.ts_ns for s in segments), default=0)
 
     def ms(seg: Segment) -> float:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from harness.core.errors import ScenarioNotReached, Unsupported
 from harness.core.link import Link
 from harness.hosts.agent import AgentReplyError
-from harness.hosts.bed import TcpCase
 from harness.hosts.linux_agent import generated
+from harness.tcp.case import TcpCase
 from reference_impl.tcp.connection import TcpConnection
 from reference_impl.tcp.profiles import RFC
 from reference_impl.tcp.states import State

@@ -25,6 +25,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from reference_impl.wire.tcp import ACK, RST, SYN
+from reference_impl.wire.tcp import FIN as FIN_FLAG
+
 NEW_DATA = "new data"
 RETRANSMISSION = "retransmission"
 TAIL_LOSS_PROBE = "tail-loss probe"
@@ -36,11 +39,11 @@ FIN = "FIN"
 BEYOND_WINDOW = "beyond the window"
 
 
-class SegmentLike(Protocol):  # the fields of harness.tcp.peer.Segment that classification reads
+class SegmentLike(Protocol):  # the fields of harness.core.segment.Segment that classification reads
     @property
     def from_tester(self) -> bool: ...
     @property
-    def flags(self) -> str: ...
+    def flags(self) -> int: ...
     @property
     def seq(self) -> int: ...
     @property
@@ -84,28 +87,28 @@ def classify(conversation: Sequence[S], *, tester_shift: int = 0) -> list[tuple[
 
 
 def _tester_sent(view: _View, seg: SegmentLike) -> None:
-    if "A" in seg.flags:
+    if seg.flags & ACK:
         view.una = max(view.una, seg.ack)
-        view.window = seg.window if "S" in seg.flags else seg.window << view.shift
+        view.window = seg.window if seg.flags & SYN else seg.window << view.shift
 
 
 def _target_sent(view: _View, seg: SegmentLike) -> None:
     end = seg.seq + seg.seq_space
-    if "S" in seg.flags:
+    if seg.flags & SYN:
         view.una = view.snd_max = view.last_start = end
     elif end > view.snd_max:
         view.last_start, view.snd_max = seg.seq, end
-    if "A" in seg.flags:
+    if seg.flags & ACK:
         view.last_ack, view.last_window = seg.ack, seg.window
 
 
 def _name(view: _View, seg: SegmentLike) -> str:
-    for flag, name in (("S", "SYN"), ("R", "RST")):
-        if flag in seg.flags:
+    for flag, name in ((SYN, "SYN"), (RST, "RST")):
+        if seg.flags & flag:
             return name
     if view.window == 0 and _probe_shaped(view, seg):
         return ZERO_WINDOW_PROBE
-    carries = seg.length > 0 or "F" in seg.flags
+    carries = seg.length > 0 or bool(seg.flags & FIN_FLAG)
     if seg.length and view.window is not None and seg.seq + seg.length > view.una + view.window:
         return BEYOND_WINDOW
     if carries:

@@ -1,52 +1,43 @@
-"""The test-side TCP peer: crafts segments with Scapy, sends them, expects the target's answers.
+"""The test-side TCP peer: builds segments with the reference codec, sends them, expects the
+target's answers.
 
 Tests speak in relative sequence numbers, as RFC 9293's examples do: the tester's SYN is
-at 0 and its first data byte at 1; the target's numbers are relative to its own ISN. Every
-expectation has a deadline and fails with a message showing what was expected and what the
-target actually sent, with kernel-measured times.
+at 0 and its first data byte at 1; the target's numbers are relative to its own ISN. Flags
+are the reference's constants (``SYN | ACK``) and options its objects (``Mss(1460)``), both
+when sending and when checking. Every expectation has a deadline and fails with a message
+showing what was expected and what the target actually sent, with kernel-measured times.
 """
 
 from __future__ import annotations
 
-import logging
 import random
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.core.clock import now_us, receive_until, wall_ns
 from harness.core.errors import ConformanceFailure, HarnessError
 from harness.core.frames import decode_frame
 from harness.core.link import Frame, Link
-from harness.core.segment import Note
+from harness.core.segment import Note, Segment, judged_flags
 from harness.core.tolerance import Tolerance
 from harness.tcp.oracle import Oracle, Prediction
 from reference_impl.tcp.seq import absolute, relative
-from reference_impl.wire.ethernet import Ethernet
-from reference_impl.wire.ipv4 import IPv4
-from reference_impl.wire.tcp import ACK, SYN, TcpSegment, flags_text
+from reference_impl.wire.ethernet import ETH_P_IP, Ethernet
+from reference_impl.wire.ipv4 import PROTO_TCP, IPv4
+from reference_impl.wire.tcp import (
+    ACK,
+    PSH,
+    RST,
+    SYN,
+    Mss,
+    TcpOption,
+    TcpSegment,
+    flags_text,
+)
 
-logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
-from scapy.layers.inet import IP, TCP  # noqa: E402  (after quieting Scapy's import warnings)
-from scapy.layers.l2 import Ether  # noqa: E402
-from scapy.packet import Raw  # noqa: E402
-
-FLAG_ORDER = "FSRPAUECN"
-# ECE, CWR and AE (RFC 3168, RFC 9768) and the reserved bits are set by ECN-capable stacks on
-# segments whose other flags any check is about (an ECN-setup SYN is "SEC"). RFC 9293 3.1
-# says a receiver ignores the reserved bits; a check compares them only when it names them.
-NOT_JUDGED_UNLESS_NAMED = "ECNr"
 RFC_ACK_DELAY_S = 0.5  # RFC 9293 MUST-40: the latest an ACK may come
-
-
-def _canonical(flags: str) -> str:
-    return "".join(letter for letter in FLAG_ORDER if letter in flags.upper())
-
-
-def judged_flags(flags: str, named: Iterable[str] = ()) -> str:
-    """``flags`` without the ECN and reserved letters, unless one of ``named`` uses them."""
-    keep = {letter for want in named for letter in want}
-    return "".join(f for f in flags if f not in NOT_JUDGED_UNLESS_NAMED or f in keep)
+Flags = int | Iterable[int]
 
 
 class MalformedFrame(ConformanceFailure):
@@ -67,47 +58,18 @@ class ExpectationTimeout(ConformanceFailure):
     """Nothing that matched came before the deadline (as opposed to a wrong segment)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """A TCP segment of the connection under test, in relative sequence numbers."""
-
-    ts_ns: int
-    from_tester: bool
-    flags: str
-    seq: int
-    ack: int
-    window: int
-    payload: bytes
-    options: tuple[tuple[str, object], ...] = ()
-
-    @property
-    def length(self) -> int:
-        return len(self.payload)
-
-    @property
-    def seq_space(self) -> int:
-        """Sequence numbers the segment occupies: data plus one each for SYN and FIN."""
-        return len(self.payload) + ("S" in self.flags) + ("F" in self.flags)
-
-    def describe(self) -> str:
-        who = "tester" if self.from_tester else "target"
-        ack = f" ack={self.ack}" if "A" in self.flags else ""
-        opts = ""
-        if self.options:
-            opts = (
-                " <"
-                + ",".join(f"{k} {v}" if v not in (None, b"") else k for k, v in self.options)
-                + ">"
-            )
-        fields = f"seq={self.seq}{ack} win={self.window} len={self.length}"
-        return f"{who} [{self.flags or '.'}] {fields}{opts}"
+def _alternatives(flags: Flags | None) -> tuple[int, ...] | None:
+    """``SYN | ACK`` or ``(RST, RST | ACK)``: the flag sets a test accepts."""
+    if flags is None:
+        return None
+    return (flags,) if isinstance(flags, int) else tuple(flags)
 
 
 @dataclass(frozen=True)
 class Expected:
     """What a test waits for from the target; None means 'any value'."""
 
-    flags: tuple[str, ...] | None = None
+    flags: tuple[int, ...] | None = None
     seq: int | None = None
     ack: int | None = None
     length: int | None = None
@@ -115,17 +77,18 @@ class Expected:
     def mismatches(self, seg: Segment) -> list[str]:
         wrong = []
         if self.flags is not None and judged_flags(seg.flags, self.flags) not in self.flags:
-            wrong.append(f"flags {seg.flags or '.'} (want {' or '.join(self.flags)})")
+            wrong.append(f"flags {seg.flag_letters} (want {self._flags_text()})")
         for name in ("seq", "ack", "length"):
             want = getattr(self, name)
             if want is not None and getattr(seg, name) != want:
                 wrong.append(f"{name} {getattr(seg, name)} (want {want})")
         return wrong
 
+    def _flags_text(self) -> str:
+        return " or ".join(flags_text(f) for f in self.flags or ())
+
     def describe(self) -> str:
-        parts = []
-        if self.flags is not None:
-            parts.append("[" + " or ".join(self.flags) + "]")
+        parts = [f"[{self._flags_text()}]"] if self.flags is not None else []
         parts += [
             f"{n}={getattr(self, n)}"
             for n in ("seq", "ack", "length")
@@ -173,99 +136,94 @@ class TcpPeer:
         self,
         data: bytes = b"",
         *,
-        flags: str = "PA",
+        flags: int = PSH | ACK,
         seq: int | None = None,
         ack: int | None = None,
         window: int | None = None,
-        options: Iterable[tuple[str, object]] = (),
+        options: Iterable[TcpOption] = (),
         corrupt_checksum: bool = False,
     ) -> None:
         """Send one segment; ``seq`` and ``ack`` are relative, defaulting to SND.NXT/RCV.NXT.
         With ``corrupt_checksum`` the TCP checksum is deliberately wrong (the oracle is not
         told: a conforming target must act as if the segment never came)."""
-        flags = _canonical(flags)
         seq = self.snd_nxt if seq is None else seq
         if ack is None:
-            ack = self.rcv_nxt if "A" in flags else 0
-        ack_abs = absolute(ack, self.irs) if ("A" in flags and self.irs is not None) else 0
-        pkt = (
-            Ether(src=self.tester_mac, dst=self.target_mac)
-            / IP(src=self.tester_ip, dst=self.target_ip, flags="DF", ttl=64)
-            / TCP(
-                sport=self.tester_port,
-                dport=self.target_port,
-                seq=absolute(seq, self.iss),
-                ack=ack_abs,
-                flags=flags,
-                window=self.window if window is None else window,
-                options=list(options),
-            )
+            ack = self.rcv_nxt if flags & ACK else 0
+        ack_abs = absolute(ack, self.irs) if (flags & ACK and self.irs is not None) else 0
+        segment = TcpSegment(
+            self.tester_port,
+            self.target_port,
+            absolute(seq, self.iss),
+            ack_abs,
+            flags,
+            self.window if window is None else window,
+            data,
+            tuple(options),
         )
-        if data:
-            pkt = pkt / Raw(load=data)
-        if corrupt_checksum:
-            tcp_layer = pkt[TCP]
-            tcp_layer.chksum = (TCP(bytes(tcp_layer)).chksum or 0) ^ 0x5A5A
-        frame = bytes(pkt)
-        self.link.send(frame)
+        self.link.send(self._frame(segment, corrupt_checksum))
         if corrupt_checksum:
             return  # neither SND.NXT nor the oracle moves: the target must ignore it
-        self._tell_oracle(frame)
-        end = seq + len(data) + ("S" in flags) + ("F" in flags)
-        self.snd_nxt = max(self.snd_nxt, end)
+        self._tell_oracle(segment)
+        self.snd_nxt = max(self.snd_nxt, seq + segment.seg_len)
 
-    def _tell_oracle(self, frame: bytes) -> None:
+    def _frame(self, segment: TcpSegment, corrupt_checksum: bool) -> bytes:
+        """Ethernet + IPv4 (DF, TTL 64) + the segment, its checksum spoilt on request."""
+        tcp = bytearray(segment.emit(self.tester_ip, self.target_ip))
+        if corrupt_checksum:
+            tcp[16] ^= 0x5A
+            tcp[17] ^= 0x5A
+        packet = IPv4(self.tester_ip, self.target_ip, PROTO_TCP, bytes(tcp)).emit()
+        return Ethernet(self.target_mac, self.tester_mac, ETH_P_IP, packet).emit()
+
+    def _tell_oracle(self, seg: TcpSegment) -> None:
         if self.oracle is None:
             return
-        seg = TcpSegment.parse(IPv4.parse(Ethernet.parse(frame).payload).payload)
         if seg.flags == SYN:
             self._tester_syn = seg
-        self.oracle.tester_sent(seg, _now_us())
+        self.oracle.tester_sent(seg, now_us())
 
-    def send_syn(
-        self, *, mss: int | None = 1460, options: Iterable[tuple[str, object]] = ()
-    ) -> None:
+    def send_syn(self, *, mss: int | None = 1460, options: Iterable[TcpOption] = ()) -> None:
         """Our SYN; ``mss=None`` sends no MSS option at all."""
-        mss_option = [("MSS", mss)] if mss is not None else []
-        self.send(flags="S", seq=0, options=[*mss_option, *options])
+        mss_option = [Mss(mss)] if mss is not None else []
+        self.send(flags=SYN, seq=0, options=[*mss_option, *options])
 
     def connect(
         self,
         *,
         mss: int | None = 1460,
-        options: Iterable[tuple[str, object]] = (),
+        options: Iterable[TcpOption] = (),
         within: float = 2.0,
     ) -> Segment:
         """Active open from the tester: SYN, expect SYN-ACK acknowledging ISN+1, ACK.
-        ``options`` go in the SYN beside MSS, e.g. [("WScale", 2), ("SAckOK", b"")]."""
+        ``options`` go in the SYN beside MSS, e.g. [WindowScale(2), SackPermitted()]."""
         self.send_syn(mss=mss, options=options)
-        synack = self.expect(flags="SA", ack=1, within=within, what="SYN-ACK").segment
+        synack = self.expect(flags=SYN | ACK, ack=1, within=within, what="SYN-ACK").segment
         self.target_syn = synack
-        self.send(flags="A")
+        self.send(flags=ACK)
         return synack
 
     def accept(
-        self, *, mss: int = 1460, options: Iterable[tuple[str, object]] = (), within: float = 3.0
+        self, *, mss: int = 1460, options: Iterable[TcpOption] = (), within: float = 3.0
     ) -> Segment:
         """Passive open at the tester: expect the target's SYN, answer SYN-ACK, expect ACK."""
-        syn = self.expect(flags="S", within=within, what="SYN").segment
+        syn = self.expect(flags=SYN, within=within, what="SYN").segment
         self.target_syn = syn
-        self.send(flags="SA", seq=0, options=[("MSS", mss), *options])
-        self.expect(flags="A", ack=1, within=within, what="ACK of our SYN-ACK")
+        self.send(flags=SYN | ACK, seq=0, options=[Mss(mss), *options])
+        self.expect(flags=ACK, ack=1, within=within, what="ACK of our SYN-ACK")
         return syn
 
     def reset(self) -> None:
         """Abort the connection from the tester's side, exactly at the target's RCV.NXT."""
         if self.irs is None:
             return
-        self.send(flags="RA", seq=self.target_acked or self.snd_nxt)
+        self.send(flags=RST | ACK, seq=self.target_acked or self.snd_nxt)
 
     # -- receiving -------------------------------------------------------------------------
 
     def expect(
         self,
         *,
-        flags: str | Iterable[str] | None = None,
+        flags: Flags | None = None,
         seq: int | None = None,
         ack: int | None = None,
         length: int | None = None,
@@ -274,22 +232,15 @@ class TcpPeer:
         skip_others: bool = False,
     ) -> Observation:
         """Wait at most ``within`` seconds for the target's next segment and check it.
+        ``flags``: one set (``SYN | ACK``) or alternatives (``(RST, RST | ACK)``).
 
         With ``skip_others`` the first segment that matches is taken and others are noted;
         without it, the very next segment must match.
         """
-        if isinstance(flags, str):
-            flags = (flags,)
-        want = Expected(
-            tuple(_canonical(f) for f in flags) if flags is not None else None, seq, ack, length
-        )
+        want = Expected(_alternatives(flags), seq, ack, length)
         sent_ts = self._last_sent_ts()
-        deadline = time.monotonic() + within
         others: list[str] = []
-        while (remaining := deadline - time.monotonic()) > 0:
-            seg = self._next_from_target(remaining)
-            if seg is None:
-                break
+        for seg in receive_until(self._next_from_target, within):
             wrong = want.mismatches(seg)
             delay = (seg.ts_ns - sent_ts) / 1e9
             if not wrong:
@@ -304,22 +255,17 @@ class TcpPeer:
         self.notes.append(Note("missing", sent_ts + int(within * 1e9), want.describe()))
         raise ExpectationTimeout(self._failure(what, want, within, others))
 
-    def target_offered(self, option: str) -> bool:
-        """Whether the target's SYN (or SYN-ACK) carried an option (reference names: Mss,
-        WindowScale, SackPermitted, Timestamps)."""
-        return self.target_syn is not None and any(n == option for n, _ in self.target_syn.options)
+    def target_offered(self, option: type[TcpOption]) -> bool:
+        """Whether the target's SYN (or SYN-ACK) carried an option (``WindowScale``, ...)."""
+        return self.target_syn is not None and self.target_syn.option(option) is not None
 
     def collect(
         self, duration: float, *, until: Callable[[Segment], bool] | None = None
     ) -> list[Segment]:
         """Every segment the target sends on this connection within ``duration`` seconds;
         with ``until``, stop early after the first segment for which it is true."""
-        deadline = time.monotonic() + duration
         seen = []
-        while (remaining := deadline - time.monotonic()) > 0:
-            seg = self._next_from_target(remaining)
-            if seg is None:
-                break
+        for seg in receive_until(self._next_from_target, duration):
             seen.append(seg)
             if until is not None and until(seg):
                 break
@@ -357,11 +303,7 @@ class TcpPeer:
         )
 
     def _next_from_target(self, timeout: float) -> Segment | None:
-        deadline = time.monotonic() + timeout
-        while (remaining := deadline - time.monotonic()) > 0:
-            frame = self.link.receive(remaining)
-            if frame is None:
-                return None
+        for frame in receive_until(self.link.receive, timeout):
             self._refuse_malformed(frame)
             seg = self.parse(frame)
             if seg is not None and not seg.from_tester:
@@ -387,7 +329,7 @@ class TcpPeer:
         for frame in reversed(self.link.captured):
             if frame.outgoing and self._belongs(frame) is True:
                 return frame.ts_ns
-        return time.time_ns()
+        return wall_ns()  # frames carry the kernel's wall-clock timestamps
 
     def _decode(self, frame: Frame) -> tuple[bool, TcpSegment] | None:
         """(from the tester?, segment) for a well-formed frame of this connection, else None."""
@@ -413,32 +355,31 @@ class TcpPeer:
         if decoded is None:
             return None
         from_tester, tcp = decoded
-        flags = flags_text(tcp.flags).replace(".", "")
-        if not from_tester and "S" in flags:
+        if not from_tester and tcp.flags & SYN:
             first_syn = self.irs is None or self.irs != tcp.seq
             self.irs = tcp.seq
             if first_syn and self.oracle is not None:
-                self.oracle.adopt(tcp, self._tester_syn, _now_us())
+                self.oracle.adopt(tcp, self._tester_syn, now_us())
         if not from_tester and self.irs is None:  # before the target's SYN (an RST to ours)
-            self.irs = tcp.seq if "R" not in flags else (tcp.seq - 1) % (1 << 32)
+            self.irs = tcp.seq if not tcp.flags & RST else (tcp.seq - 1) % (1 << 32)
         seg = self._relative(frame.ts_ns, from_tester, tcp)
         self.segments.append(seg)
         if not from_tester:
             self.rcv_nxt = max(self.rcv_nxt, seg.seq + seg.seq_space)
-            if "A" in flags:
+            if tcp.flags & ACK:
                 self.target_acked = max(self.target_acked, seg.ack)
         return seg
 
     def _relative(self, ts_ns: int, from_tester: bool, tcp: TcpSegment) -> Segment:
         """A segment in the connection's relative numbers (no state changes)."""
-        flags = flags_text(tcp.flags).replace(".", "")
         if from_tester:
             seq, ack_origin = relative(tcp.seq, self.iss), self.irs
         else:
             seq, ack_origin = relative(tcp.seq, self.irs or 0), self.iss
-        ack = relative(tcp.ack, ack_origin) if ("A" in flags and ack_origin is not None) else 0
-        options = tuple((type(o).__name__, _option_value(o)) for o in tcp.options)
-        return Segment(ts_ns, from_tester, flags, seq, ack, tcp.window, tcp.payload, options)
+        ack = relative(tcp.ack, ack_origin) if (tcp.flags & ACK and ack_origin is not None) else 0
+        return Segment(
+            ts_ns, from_tester, tcp.flags, seq, ack, tcp.window, tcp.payload, tcp.options
+        )
 
     def conversation(self, frames: Iterable[Frame]) -> list[Segment]:
         """Both directions of this connection among ``frames``, in relative numbers."""
@@ -479,23 +420,38 @@ class TcpPeer:
                 skip_others=skip_others,
             )
         except ExpectationTimeout as exc:
-            late = self._late_ack(prediction, checks, skip_others)
-            if late is None:
-                raise
-            if self.oracle.base.name == "rfc":
-                # The RFCs' own expectation was missed: say by how much, measured up to
-                # the MUST-40 bound rather than cut off at the expected time.
-                raise ConformanceFailure(
-                    f"{what}: it came after {late.delay_s * 1000:.1f} ms, not {timing} "
-                    f"(allowed up to {within * 1000:.0f} ms); the MUST-40 bound of "
-                    f"{RFC_ACK_DELAY_S * 1000:.0f} ms was met"
-                ) from None
-            self.info.append(
-                f"{what}: the {self.oracle.base.name} profile expected it {timing}; it came after "
-                f"{late.delay_s * 1000:.1f} ms, which the RFCs allow (a delayed ACK, under "
-                f"{RFC_ACK_DELAY_S * 1000:.0f} ms). Expected: {exc}".splitlines()[0]
-            )
-            return late
+            return self._missed_prediction(prediction, checks, skip_others, what, timing, exc)
+
+    def _missed_prediction(
+        self,
+        prediction: Prediction,
+        checks: dict[str, Any],
+        skip_others: bool,
+        what: str,
+        timing: str,
+        exc: ExpectationTimeout,
+    ) -> Observation:
+        """A predicted pure ACK that came late: under the rfc profile a failure saying by how
+        much; under another profile INFO if the RFCs' bound was met."""
+        assert self.oracle is not None
+        late = self._late_ack(prediction, checks, skip_others)
+        if late is None:
+            raise exc
+        within = self.tolerance.widen(prediction.delay_s)
+        if self.oracle.base.name == "rfc":
+            # The RFCs' own expectation was missed: say by how much, measured up to
+            # the MUST-40 bound rather than cut off at the expected time.
+            raise ConformanceFailure(
+                f"{what}: it came after {late.delay_s * 1000:.1f} ms, not {timing} "
+                f"(allowed up to {within * 1000:.0f} ms); the MUST-40 bound of "
+                f"{RFC_ACK_DELAY_S * 1000:.0f} ms was met"
+            ) from None
+        self.info.append(
+            f"{what}: the {self.oracle.base.name} profile expected it {timing}; it came after "
+            f"{late.delay_s * 1000:.1f} ms, which the RFCs allow (a delayed ACK, under "
+            f"{RFC_ACK_DELAY_S * 1000:.0f} ms). Expected: {exc}".splitlines()[0]
+        )
+        return late
 
     def _late_ack(
         self, prediction: Prediction, checks: dict[str, Any], skip_others: bool
@@ -519,11 +475,11 @@ class TcpPeer:
     def _expected_from(self, prediction: Prediction) -> dict[str, Any]:
         seg = prediction.segment
         return {
-            "flags": flags_text(seg.flags).replace(".", ""),
+            "flags": seg.flags,
             "seq": relative(seg.seq, self.irs)
             if prediction.seq_known and self.irs is not None
             else None,
-            "ack": relative(seg.ack, self.iss) if seg.flags & 0x10 else None,
+            "ack": relative(seg.ack, self.iss) if seg.flags & ACK else None,
             "length": len(seg.payload),
         }
 
@@ -538,12 +494,3 @@ class TcpPeer:
             and want["ack"] in (None, seg.ack)
         ):
             self.oracle.consume()
-
-
-def _option_value(option: object) -> object:
-    values = [getattr(option, f) for f in getattr(option, "__dataclass_fields__", {})]
-    return values[0] if len(values) == 1 else tuple(values) if values else None
-
-
-def _now_us() -> int:
-    return time.monotonic_ns() // 1000

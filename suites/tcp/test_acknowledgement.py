@@ -6,6 +6,7 @@ import pytest
 
 from harness.core.bounds import DELAYED_ACK, FULL_SEGMENTS_ACK, IMMEDIATE_ACK
 from harness.core.errors import ConformanceFailure
+from reference_impl.wire.tcp import ACK, Mss
 
 SEGMENT = 100
 
@@ -55,9 +56,9 @@ def send_with_hole(tcp, peer, *, missing=2, count=8):
                 peer.send(payload(index), seq=1 + index * SEGMENT)
         seen = peer.collect(
             tcp.tolerance.widen(DELAYED_ACK.seconds),
-            until=lambda seg: "A" in seg.flags and seg.ack >= hole,
+            until=lambda seg: seg.flags & ACK and seg.ack >= hole,
         )
-        acked = max((seg.ack for seg in seen if "A" in seg.flags), default=0)
+        acked = max((seg.ack for seg in seen if seg.flags & ACK), default=0)
         if acked != hole:
             raise ConformanceFailure(
                 f"the target acknowledged {acked or 'nothing'}, not {hole}, for the segments "
@@ -73,10 +74,10 @@ def acks_after(tcp, peer, *, above, reaching):
     sent_ns = peer.last_sent_ns()
     seen = peer.collect(
         tcp.tolerance.widen(DELAYED_ACK.seconds),
-        until=lambda seg: "A" in seg.flags and seg.ack >= reaching,
+        until=lambda seg: seg.flags & ACK and seg.ack >= reaching,
     )
     return [
-        (seg, (seg.ts_ns - sent_ns) / 1e9) for seg in seen if "A" in seg.flags and seg.ack > above
+        (seg, (seg.ts_ns - sent_ns) / 1e9) for seg in seen if seg.flags & ACK and seg.ack > above
     ]
 
 
@@ -154,7 +155,7 @@ def test_reordered_data_is_delivered_in_order(tcp, tolerance):
 
 
 def _is_ack(seg):
-    return "A" in seg.flags
+    return seg.flags & ACK
 
 
 @pytest.mark.rfc("9293", "3.10.7.4", level="MUST")
@@ -167,7 +168,7 @@ def test_cumulative_ack_covers_several_segments(tcp):
     acks = []
     while not acks or acks[-1] < 301:
         seen = peer.expect(
-            flags="A",
+            flags=ACK,
             within=tcp.tolerance.widen(DELAYED_ACK.seconds),
             skip_others=True,
             what="ACKs of the three segments",
@@ -187,7 +188,7 @@ def test_delayed_ack_never_reaches_500_ms(tcp):
     for index in range(12):
         peer.send(payload(index, 20), seq=1 + 20 * index)
         seen = peer.expect(
-            flags="A",
+            flags=ACK,
             ack=21 + 20 * index,
             within=tcp.tolerance.widen(DELAYED_ACK.seconds),
             skip_others=True,
@@ -200,8 +201,8 @@ def test_delayed_ack_never_reaches_500_ms(tcp):
 
 def target_mss(peer, default=536):
     """The MSS the target announced in its SYN-ACK (MUST-15: 536 without one)."""
-    values = [int(v) for name, v in peer.target_syn.options if name == "Mss"]
-    return values[0] if values else default
+    mss = peer.target_syn.option(Mss)
+    return mss.value if mss is not None else default
 
 
 @pytest.mark.rfc("9293", "3.8.6.3", req="SHLD-19")
@@ -215,7 +216,7 @@ def test_every_second_full_sized_segment_is_acknowledged_at_once(tcp):
     peer.send(payload(1, mss), seq=1 + mss)
     sent_ns = peer.last_sent_ns()
     seen = peer.expect(
-        flags="A",
+        flags=ACK,
         ack=1 + 2 * mss,
         within=tcp.tolerance.widen(DELAYED_ACK.seconds),
         skip_others=True,
@@ -238,7 +239,7 @@ def test_duplicate_segment_is_not_delivered_twice(tcp):
     peer = conn.peer
     with tcp.precondition("the first segment acknowledged"):
         peer.send(payload(0))
-        peer.expect(flags="A", ack=101, within=tcp.tolerance.widen(DELAYED_ACK.seconds))
+        peer.expect(flags=ACK, ack=101, within=tcp.tolerance.widen(DELAYED_ACK.seconds))
     peer.send(payload(0), seq=1)  # the same segment again
     sent_ns = peer.last_sent_ns()
     again = peer.collect(tcp.tolerance.widen(DELAYED_ACK.seconds), until=_is_ack)

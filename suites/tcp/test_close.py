@@ -4,6 +4,7 @@
 import pytest
 
 from harness.core.bounds import INITIAL_RTO, OLD_INITIAL_RTO
+from reference_impl.wire.tcp import ACK, FIN
 
 
 @pytest.mark.rfc("9293", "3.4", level="MUST")
@@ -12,7 +13,7 @@ def test_fin_from_tester_consumes_one_sequence_number(tcp):
     peer = tcp.connect_to_target().peer
     peer.send(b"d" * 100)
     peer.expect_predicted(what="ACK of the data")
-    peer.send(flags="FA")  # seq 101
+    peer.send(flags=FIN | ACK)  # seq 101
     seen = peer.expect_predicted(what="ACK of our FIN")
     assert seen.segment.ack == 102
     tcp.measure("FIN -> ACK", seen.delay_s)
@@ -26,12 +27,12 @@ def test_fin_from_target_consumes_one_sequence_number(tcp):
     peer = conn.peer
     tcp.app_write(conn, b"w" * 100)
     peer.expect_predicted(what="100 bytes of data", fields=("seq", "ack", "length"))
-    peer.send(flags="A", ack=101)
+    peer.send(flags=ACK, ack=101)
     tcp.app_shutdown(conn)
     fin = peer.expect_predicted(what="the target's FIN", fields=("flags", "seq", "length"))
     assert fin.segment.seq == 101
-    peer.send(flags="A", ack=102)
-    peer.send(flags="FA", ack=102)  # our FIN at 1
+    peer.send(flags=ACK, ack=102)
+    peer.send(flags=FIN | ACK, ack=102)  # our FIN at 1
     seen = peer.expect_predicted(what="ACK of our FIN, after the target's FIN")
     assert seen.segment.seq == 102 and seen.segment.ack == 2
 
@@ -41,8 +42,8 @@ def close_from_target(tcp):
     conn = tcp.connect_to_target()
     peer = conn.peer
     tcp.app_shutdown(conn)
-    peer.expect(flags="FA", seq=1, within=1.0, what="the target's FIN")
-    peer.send(flags="A", ack=2)
+    peer.expect(flags=FIN | ACK, seq=1, within=1.0, what="the target's FIN")
+    peer.send(flags=ACK, ack=2)
     return conn, peer
 
 
@@ -50,8 +51,8 @@ def close_from_target(tcp):
 def test_four_way_close_target_first(tcp):
     """Target FIN, our ACK, our FIN, the target's ACK of it (TIME-WAIT on the target)."""
     _conn, peer = close_from_target(tcp)
-    peer.send(flags="FA", ack=2)
-    peer.expect(flags="A", seq=2, ack=2, within=tcp.tolerance.widen(0.5), what="ACK of our FIN")
+    peer.send(flags=FIN | ACK, ack=2)
+    peer.expect(flags=ACK, seq=2, ack=2, within=tcp.tolerance.widen(0.5), what="ACK of our FIN")
 
 
 @pytest.mark.rfc("9293", "3.6", level="MUST")
@@ -59,11 +60,11 @@ def test_four_way_close_tester_first(tcp):
     """Our FIN, the target's ACK; then the application closes: the target's FIN at 1."""
     conn = tcp.connect_to_target()
     peer = conn.peer
-    peer.send(flags="FA")
-    peer.expect(flags="A", ack=2, within=tcp.tolerance.widen(0.5), what="ACK of our FIN")
+    peer.send(flags=FIN | ACK)
+    peer.expect(flags=ACK, ack=2, within=tcp.tolerance.widen(0.5), what="ACK of our FIN")
     tcp.app_shutdown(conn)
-    peer.expect(flags="FA", seq=1, ack=2, within=1.0, what="the target's FIN (LAST-ACK)")
-    peer.send(flags="A", seq=2, ack=2)
+    peer.expect(flags=FIN | ACK, seq=1, ack=2, within=1.0, what="the target's FIN (LAST-ACK)")
+    peer.send(flags=ACK, seq=2, ack=2)
     peer.expect_silence(0.3, what="the close is complete")
 
 
@@ -74,8 +75,8 @@ def test_half_close_lets_data_flow_the_other_way(tcp):
     conn = tcp.connect_to_target()
     peer = conn.peer
     with tcp.precondition("a connection half-closed by the tester"):
-        peer.send(flags="FA")
-        peer.expect(flags="A", ack=2, within=tcp.tolerance.widen(0.5), what="ACK of our FIN")
+        peer.send(flags=FIN | ACK)
+        peer.expect(flags=ACK, ack=2, within=tcp.tolerance.widen(0.5), what="ACK of our FIN")
     tcp.app_write(conn, b"half-closed but talking")
     peer.expect(seq=1, length=23, within=1.0, what="data after our FIN", skip_others=True)
 
@@ -86,9 +87,9 @@ def test_unacknowledged_fin_is_retransmitted(tcp):
     conn = tcp.connect_to_target()
     peer = conn.peer
     tcp.app_shutdown(conn)
-    first = peer.expect(flags="FA", seq=1, within=1.0, what="the target's FIN").segment
+    first = peer.expect(flags=FIN | ACK, seq=1, within=1.0, what="the target's FIN").segment
     again = peer.expect(
-        flags="FA", seq=1, within=tcp.tolerance.widen(3.0), what="the FIN retransmitted"
+        flags=FIN | ACK, seq=1, within=tcp.tolerance.widen(3.0), what="the FIN retransmitted"
     ).segment
     tcp.measure(
         "FIN -> its retransmission", (again.ts_ns - first.ts_ns) / 1e9, INITIAL_RTO, OLD_INITIAL_RTO
@@ -99,11 +100,11 @@ def test_unacknowledged_fin_is_retransmitted(tcp):
 def test_time_wait_reacknowledges_a_retransmitted_fin(tcp):
     """In TIME-WAIT the target answers our repeated FIN with the same ACK."""
     _conn, peer = close_from_target(tcp)
-    peer.send(flags="FA", ack=2)
-    peer.expect(flags="A", seq=2, ack=2, within=tcp.tolerance.widen(0.5), what="ACK of our FIN")
-    peer.send(flags="FA", seq=1, ack=2)  # as if the ACK had been lost
+    peer.send(flags=FIN | ACK, ack=2)
+    peer.expect(flags=ACK, seq=2, ack=2, within=tcp.tolerance.widen(0.5), what="ACK of our FIN")
+    peer.send(flags=FIN | ACK, seq=1, ack=2)  # as if the ACK had been lost
     peer.expect(
-        flags="A",
+        flags=ACK,
         seq=2,
         ack=2,
         within=tcp.tolerance.widen(0.5),
@@ -117,15 +118,15 @@ def test_simultaneous_close(tcp):
     conn = tcp.connect_to_target()
     peer = conn.peer
     tcp.app_shutdown(conn)
-    peer.expect(flags="FA", seq=1, within=1.0, what="the target's FIN")
-    peer.send(flags="FA", ack=1)  # our FIN, not yet acknowledging theirs
+    peer.expect(flags=FIN | ACK, seq=1, within=1.0, what="the target's FIN")
+    peer.send(flags=FIN | ACK, ack=1)  # our FIN, not yet acknowledging theirs
     peer.expect(
-        flags="A",
+        flags=ACK,
         seq=2,
         ack=2,
         within=tcp.tolerance.widen(0.5),
         what="ACK of our FIN from CLOSING",
         skip_others=True,
     )
-    peer.send(flags="A", seq=2, ack=2)
+    peer.send(flags=ACK, seq=2, ack=2)
     peer.expect_silence(0.3, what="both sides closed")

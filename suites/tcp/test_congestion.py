@@ -4,6 +4,7 @@ grows the flight, and a timeout leaves one segment in flight (RFC 5681 3.1; RFC 
 import pytest
 
 from harness.core.errors import ConformanceFailure
+from reference_impl.wire.tcp import ACK
 
 BULK = 150_000  # more than three slow-start rounds, less than the send buffer asked for
 
@@ -33,8 +34,8 @@ def test_slow_start_grows_the_flight_each_round(tcp):
         rounds.append(len(sent))
         end = max(seg.seq + seg.length for seg in sent)
         for seg in sorted(sent, key=lambda s: s.seq):  # one ACK per segment, as a receiver would
-            peer.send(flags="A", ack=seg.seq + seg.length)
-        peer.send(flags="A", ack=end)
+            peer.send(flags=ACK, ack=seg.seq + seg.length)
+        peer.send(flags=ACK, ack=end)
     tcp.measure("segments per round", 0.0)
     tcp.measurements[-1] = f"segments per round: {rounds}"
     if len(rounds) < 3 or not rounds[1] > rounds[0] or not rounds[2] > rounds[1]:
@@ -71,7 +72,7 @@ def test_window_is_roughly_halved_after_three_duplicate_acks(tcp):
     _conn, peer = bulk_sender(tcp)
     first = burst(peer)
     for seg in sorted(first, key=lambda s: s.seq):
-        peer.send(flags="A", ack=seg.seq + seg.length)
+        peer.send(flags=ACK, ack=seg.seq + seg.length)
     second = sorted(burst(peer), key=lambda s: s.seq)
     flight = len(second)
     if flight < 6:
@@ -79,7 +80,7 @@ def test_window_is_roughly_halved_after_three_duplicate_acks(tcp):
     lost, top = second[0], max(s.seq + s.length for s in second)
     new, retransmitted = [], False
     for _ in second[1:]:
-        peer.send(flags="A", ack=lost.seq)  # a duplicate ACK per segment that arrived
+        peer.send(flags=ACK, ack=lost.seq)  # a duplicate ACK per segment that arrived
         for seg in peer.collect(0.02):
             retransmitted |= seg.seq == lost.seq and seg.length > 0
             if seg.length and seg.seq >= top and seg.seq not in {s.seq for s in new}:

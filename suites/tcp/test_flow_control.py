@@ -8,6 +8,7 @@ import pytest
 
 from harness.core.errors import ConformanceFailure, ScenarioNotReached
 from harness.tcp.classify import BEYOND_WINDOW, NEW_DATA, ZERO_WINDOW_PROBE, classify, of_kind
+from reference_impl.wire.tcp import ACK, PSH
 
 PROBE_WAIT_S = 8.0  # a first probe is due after one RTO (SHLD-29); 8 s covers 3 s RTOs twice
 
@@ -26,7 +27,7 @@ def zero_window_with_data_waiting(tcp):
     with tcp.precondition("data waiting behind a zero window"):
         write_nodelay(tcp, conn, 100)
         peer.expect(seq=1, length=100, within=1.0, skip_others=True, what="the first 100 bytes")
-        peer.send(flags="A", ack=101, window=0)
+        peer.send(flags=ACK, ack=101, window=0)
         tcp.app_write(conn, bytes(1000))
     return conn
 
@@ -105,7 +106,7 @@ def test_sending_resumes_when_the_window_opens(tcp):
         raise ScenarioNotReached(
             "a sender in persist", "no zero-window probe came (test_zero_window_is_probed)"
         )
-    peer.send(flags="A", ack=101, window=65535)
+    peer.send(flags=ACK, ack=101, window=65535)
     seen = peer.expect(
         seq=101,
         within=tcp.tolerance.widen(4.0),
@@ -124,7 +125,7 @@ def test_a_bare_ack_updates_the_send_window(tcp):
     send new data into a window that shrank."""
     conn = tcp.connect_to_target()
     peer = conn.peer
-    peer.send(flags="A", ack=1, window=0)
+    peer.send(flags=ACK, ack=1, window=0)
     write_nodelay(tcp, conn, 1000)
     peer.collect(1.0)
     named = classify(peer.exchange())
@@ -146,7 +147,7 @@ def test_receive_window_closes_as_data_is_buffered_and_reopens_with_a_window_upd
     windows, acked = [], 1
     for _ in range(40):
         peer.send(bytes(500))
-        seen = peer.expect(flags="A", within=tcp.tolerance.widen(0.5), skip_others=True).segment
+        seen = peer.expect(flags=ACK, within=tcp.tolerance.widen(0.5), skip_others=True).segment
         windows.append(seen.window)
         acked = seen.ack
         if seen.window < 1000 or peer.snd_nxt > acked + 2000:
@@ -155,7 +156,7 @@ def test_receive_window_closes_as_data_is_buffered_and_reopens_with_a_window_upd
         raise ConformanceFailure(f"the window never closed while data was buffered: {windows}")
     tcp.app_read(conn, acked - 1)
     update = peer.expect(
-        flags="A",
+        flags=ACK,
         within=tcp.tolerance.widen(0.5),
         skip_others=True,
         what="a window update after the application read",
@@ -177,7 +178,7 @@ def test_last_segment_of_a_write_carries_psh(tcp):
         if seg.length:
             segments.append(seg)
             got = seg.seq - 1 + seg.length
-            conn.peer.send(flags="A", ack=seg.seq + seg.length)
+            conn.peer.send(flags=ACK, ack=seg.seq + seg.length)
     last = max(segments, key=lambda s: s.seq)
-    if "P" not in last.flags:
+    if not last.flags & PSH:
         raise ConformanceFailure(f"the last segment of the write ({last.describe()}) has no PSH")

@@ -4,6 +4,7 @@
 import pytest
 
 from harness.core.errors import ConformanceFailure, Unsupported
+from reference_impl.wire.tcp import ACK, Sack, SackPermitted, WindowScale
 
 WRITE = 6000
 
@@ -18,7 +19,7 @@ def data_segments(peer, total, within=2.0):
         if seg.length:
             segments.append(seg)
             got = max(got, seg.seq - 1 + seg.length)
-            peer.send(flags="A", ack=seg.seq + seg.length)
+            peer.send(flags=ACK, ack=seg.seq + seg.length)
     return segments
 
 
@@ -47,11 +48,11 @@ def test_without_an_mss_option_segments_are_at_most_536(tcp):
 def test_window_scaling_applies_after_the_syn(tcp):
     """We offer scale 2 and advertise 1000 (= 4000 bytes): the target may have up to 4000
     bytes in flight, and more than 1000 (it must apply the scale)."""
-    conn = tcp.connect_to_target(options=[("WScale", 2)], window=1000)
+    conn = tcp.connect_to_target(options=[WindowScale(2)], window=1000)
     peer = conn.peer
-    if not peer.target_offered("WindowScale"):
+    if not peer.target_offered(WindowScale):
         raise Unsupported("the target does not offer window scaling (RFC 7323 is optional)")
-    peer.send(flags="A", window=1000)  # the first window after the SYN is scaled
+    peer.send(flags=ACK, window=1000)  # the first window after the SYN is scaled
     tcp.set_option(conn, "nodelay", 1)
     tcp.app_write(conn, bytes(20000))
     sent = [seg for seg in peer.collect(0.5) if seg.length]
@@ -66,27 +67,21 @@ def test_window_scaling_applies_after_the_syn(tcp):
 def test_sack_blocks_report_the_newest_block_first(tcp):
     """With SACK permitted, segments above two holes draw ACKs whose first SACK block is the
     one holding the latest segment (RFC 2018 section 4)."""
-    peer = tcp.connect_to_target(options=[("SAckOK", b"")]).peer
-    if not peer.target_offered("SackPermitted"):
+    peer = tcp.connect_to_target(options=[SackPermitted()]).peer
+    if not peer.target_offered(SackPermitted):
         raise Unsupported("the target does not offer SACK (RFC 2018 is optional)")
     peer.send(b"a" * 100)  # 1..100
-    peer.expect(flags="A", ack=101, within=tcp.tolerance.widen(0.5))
+    peer.expect(flags=ACK, ack=101, within=tcp.tolerance.widen(0.5))
     peer.send(b"c" * 100, seq=201)  # hole at 101
-    peer.expect(flags="A", ack=101, within=tcp.tolerance.widen(0.5))
+    peer.expect(flags=ACK, ack=101, within=tcp.tolerance.widen(0.5))
     peer.send(b"e" * 100, seq=401)  # hole at 301
-    ack = peer.expect(flags="A", ack=101, within=tcp.tolerance.widen(0.5)).segment
-    blocks = [value for name, value in ack.options if name in ("Sack", "SAck")]
-    if not blocks:
-        raise ConformanceFailure(f"no SACK option on the duplicate ACK: {ack.options}")
-    relative = [((lo - peer.iss) % 2**32, (hi - peer.iss) % 2**32) for lo, hi in _pairs(blocks[0])]
+    ack = peer.expect(flags=ACK, ack=101, within=tcp.tolerance.widen(0.5)).segment
+    sack = ack.option(Sack)
+    if sack is None:
+        raise ConformanceFailure(f"no SACK option on the duplicate ACK: {ack.describe()}")
+    relative = [((lo - peer.iss) % 2**32, (hi - peer.iss) % 2**32) for lo, hi in sack.blocks]
     if relative[:2] != [(401, 501), (201, 301)]:
         raise ConformanceFailure(f"SACK blocks {relative}: want (401, 501) first, then (201, 301)")
-
-
-def _pairs(value):
-    if value and isinstance(value[0], tuple):
-        return list(value)
-    return list(zip(value[0::2], value[1::2], strict=True))
 
 
 @pytest.mark.rfc("9293", "3.4", level="MUST")
@@ -98,7 +93,7 @@ def test_sequence_numbers_wrap_past_2_32(tcp):
     for index, chunk in enumerate(chunks):
         peer.send(chunk)
         peer.expect(
-            flags="A", ack=1 + 200 * (index + 1), within=tcp.tolerance.widen(0.5), skip_others=True
+            flags=ACK, ack=1 + 200 * (index + 1), within=tcp.tolerance.widen(0.5), skip_others=True
         )
     if tcp.app_read(conn, 800) != b"".join(chunks):
         raise ConformanceFailure("the bytes across the wrap were not delivered in order")

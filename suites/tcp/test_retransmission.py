@@ -12,6 +12,7 @@ import pytest
 from harness.core.bounds import FAST_RETRANSMIT, INITIAL_RTO, OLD_INITIAL_RTO
 from harness.core.errors import ConformanceFailure
 from harness.tcp.classify import TAIL_LOSS_PROBE, classify, of_kind
+from reference_impl.wire.tcp import ACK
 
 SMALL = 10  # the seed's example: ten-byte segments
 SMALL_MSS = 100  # the fallback: segments the target must cut at our MSS
@@ -125,7 +126,7 @@ def cut_at_small_mss(tcp, count):
     tcp.set_option(conn, "nodelay", 1)
     tcp.app_write(conn, bytes(4 * SMALL_MSS))  # a first round, acknowledged per segment
     for seg in data_segments(peer, count=4, within=1.0):
-        peer.send(flags="A", ack=seg.seq + seg.length)
+        peer.send(flags=ACK, ack=seg.seq + seg.length)
     peer.collect(0.05)
     tcp.app_write(conn, bytes(count * SMALL_MSS))
     return conn, data_segments(peer, count=count, within=1.0)
@@ -138,10 +139,10 @@ def test_three_duplicate_acks_draw_the_missing_segment(tcp):
     conn, segments = small_segments(tcp, 8)
     peer = conn.peer
     lost = segments[2].seq
-    peer.send(flags="A", ack=segments[1].seq)  # 11: the first segment arrived
-    peer.send(flags="A", ack=lost)  # 21: the second too, the one at 21 did not
+    peer.send(flags=ACK, ack=segments[1].seq)  # 11: the first segment arrived
+    peer.send(flags=ACK, ack=lost)  # 21: the second too, the one at 21 did not
     for _ in range(3):
-        peer.send(flags="A", ack=lost)  # duplicates: same ack, same window, no data
+        peer.send(flags=ACK, ack=lost)  # duplicates: same ack, same window, no data
     seen = peer.expect(
         seq=lost,
         within=tcp.tolerance.widen(OLD_INITIAL_RTO.seconds),
@@ -162,10 +163,10 @@ def test_two_duplicate_acks_do_not_draw_a_retransmission(tcp):
     conn, segments = small_segments(tcp, 8)
     peer = conn.peer
     lost = segments[2].seq
-    peer.send(flags="A", ack=segments[1].seq)
-    peer.send(flags="A", ack=lost)
+    peer.send(flags=ACK, ack=segments[1].seq)
+    peer.send(flags=ACK, ack=lost)
     for _ in range(2):
-        peer.send(flags="A", ack=lost)
+        peer.send(flags=ACK, ack=lost)
     early = [s for s in peer.collect(0.15) if s.seq == lost and s.length]
     if early:
         raise ConformanceFailure(f"the segment at {lost} came again after only two duplicate ACKs")

@@ -1,0 +1,146 @@
+"""Fixtures for tests whose subject is a host target (``--target``): the ``target`` bed,
+parametrized over the selected targets, one per session each."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from harness.core import config as run_config
+from harness.core.doctor import require_runtime
+from harness.core.errors import SetupError
+from harness.core.registry import DEFAULT_START_TIMEOUT_S
+from harness.core.topology import TARGET_SYSCTLS
+from harness.hosts.bed import TestBed
+from harness.hosts.spec import BUILT_IN, target_names
+from reference_impl.tcp.profiles import PROFILES
+
+OPTIONS: list[tuple[str, dict[str, Any]]] = [
+    (
+        "--target",
+        dict(
+            action="append",
+            default=None,
+            metavar="TARGET",
+            help=f"target to test, repeatable: {', '.join(BUILT_IN)}, cmd:COMMAND or "
+            "NAME=cmd:COMMAND (NAME is what ids and reports show; default: every built-in target)",
+        ),
+    ),
+    (
+        "--profile",
+        dict(
+            default="rfc",
+            choices=sorted(PROFILES),
+            help="what targets are expected to behave like: rfc (what the RFCs require, the "
+            "default) or linux (Linux's habits, e.g. quick ACKs at start); the reference host "
+            "behaves so, and the TCP oracle expects it",
+        ),
+    ),
+    (
+        "--sysctl",
+        dict(
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="pin a sysctl in the kernel target's namespace over netconform's defaults, "
+            "repeatable (e.g. net.ipv4.tcp_ecn=1); shown in the report",
+        ),
+    ),
+    (
+        "--start-timeout",
+        dict(
+            type=float,
+            default=DEFAULT_START_TIMEOUT_S,
+            metavar="S",
+            help="seconds a userspace stack may take from its start to its answer to 'hello' "
+            f"(default {DEFAULT_START_TIMEOUT_S:g}); the measured time is in the report",
+        ),
+    ),
+    (
+        "--target-tests-only",
+        dict(
+            action="store_true",
+            help="run only the tests whose subject is a --target (the TCP, ICMP and on-link "
+            "suites), not the calculator's or the DHCP daemons' (netconform matrix uses it)",
+        ),
+    ),
+]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("netconform", "protocol conformance (netconform)")
+    for flag, settings in OPTIONS:
+        group.addoption(flag, **settings)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not 0 < config.getoption("start_timeout") <= 3600:
+        raise pytest.UsageError("--start-timeout must be between 0 and 3600 seconds")
+    try:
+        named = list(zip(target_names(_targets(config)), _targets(config), strict=True))
+    except SetupError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    pinned = {**TARGET_SYSCTLS, **sysctl_overrides(config)}
+    run_config.add_environment(
+        config,
+        {
+            "profile": str(config.getoption("profile")),
+            "targets": ", ".join(f"{n} ({s})" if n != s else n for n, s in named),
+            **{f"linux.sysctl.{k}": v for k, v in pinned.items()},
+        },
+    )
+
+
+def sysctl_overrides(config: pytest.Config) -> dict[str, str]:
+    """--sysctl NAME=VALUE options, checked: only net.* names, no path tricks."""
+    pinned = {}
+    for item in config.getoption("sysctl"):
+        name, sep, value = item.partition("=")
+        if not sep or not re.fullmatch(r"net(\.[A-Za-z0-9_-]+)+", name) or not value.strip():
+            raise pytest.UsageError(
+                f"--sysctl {item!r}: give NAME=VALUE with a net.* name, e.g. net.ipv4.tcp_ecn=1"
+            )
+        pinned[name] = value.strip()
+    return pinned
+
+
+def _targets(config: pytest.Config) -> list[str]:
+    return config.getoption("target") or list(BUILT_IN)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With --target-tests-only, tests that do not exercise a --target are deselected."""
+    if not config.getoption("target_tests_only"):
+        return
+    about = {id(i) for i in items if "target" in getattr(i, "fixturenames", ())}
+    deselected = [item for item in items if id(item) not in about]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if id(item) in about]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "target" in metafunc.fixturenames:
+        targets = _targets(metafunc.config)
+        ids = target_names(targets)
+        metafunc.parametrize("target", targets, indirect=True, scope="session", ids=ids)
+
+
+@pytest.fixture(scope="session")
+def target(request: pytest.FixtureRequest) -> Iterator[TestBed]:
+    """The target named by the test's parameter, started on a topology of its own."""
+    require_runtime()
+    bed = TestBed(
+        request.param,
+        profile=request.config.getoption("profile"),
+        sysctls=sysctl_overrides(request.config),
+        start_timeout=request.config.getoption("start_timeout"),
+        limits=run_config.limits(request.config),
+    )
+    try:
+        yield bed
+    finally:
+        bed.close()

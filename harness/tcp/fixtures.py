@@ -1,0 +1,26 @@
+"""The ``tcp`` fixture: one TCP test's case on the session's host bed (harness.hosts)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from harness.core.case import register_case
+from harness.core.tolerance import Tolerance
+from harness.hosts.bed import TestBed
+from harness.tcp.case import TcpCase
+
+
+@pytest.fixture
+def tcp(request: pytest.FixtureRequest, target: TestBed, tolerance: Tolerance) -> Iterator[TcpCase]:
+    """One test's TCP context. Its capture and control transcript are attached to the
+    test when its body ends; teardown resets what is left."""
+    target.ensure_alive()
+    case = TcpCase(target, profile=request.config.getoption("profile"), tolerance=tolerance)
+    case.title = request.node.name
+    register_case(request.node, case)
+    try:
+        yield case
+    finally:
+        case.finish()
