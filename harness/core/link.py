@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.core.clock import Deadline
 from harness.core.errors import TargetError
 from harness.core.topology import inside
 
@@ -82,15 +83,14 @@ class Link:
         Every frame read, in either direction, is appended to ``captured``. A flood from
         the target raises FloodError.
         """
-        deadline = time.monotonic() + timeout
+        deadline = Deadline(timeout)
         self.check_flood()
         while not self._pending:
             self.check_flood()
             if self._read_one() is None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                if deadline.passed:
                     return None
-                select.select([self._rx], [], [], remaining)
+                select.select([self._rx], [], [], deadline.remaining())
         return self._pending.popleft()
 
     def drain(self) -> None:

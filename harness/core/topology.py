@@ -38,7 +38,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-
 from harness.core import runs
 
 if TYPE_CHECKING:

@@ -10,11 +10,11 @@ target does not do what a test expects.
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from harness.core.clock import now_us, receive_until, wall_ns
 from harness.core.errors import ConformanceFailure
 from harness.core.link import Frame, Link
 from reference_impl.dhcp.packets import (
@@ -74,16 +74,12 @@ class DhcpLink:
 
     def send(self, packet: DhcpPacket) -> None:
         # Stamped before sending: a reply's kernel timestamp can precede a stamp taken after.
-        self.exchanged.append(Seen(time.time_ns(), packet, True))
+        self.exchanged.append(Seen(wall_ns(), packet, True))
         self.link.send(encode(packet))
 
     def receive(self, timeout: float) -> Seen | None:
         """The next DHCP packet from the target within ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            frame = self.link.receive(left)
-            if frame is None:
-                return None
+        for frame in receive_until(self.link.receive, timeout):
             seen = self._dhcp(frame)
             if seen is not None:
                 return seen
@@ -244,20 +240,14 @@ class ClientsPeer(DhcpLink):
 
     def receive_reply(self, client: FakeClient, within: float) -> DhcpPacket | None:
         """The server's next reply to the client's transaction, whatever its kind."""
-        deadline = time.monotonic() + within
-        while (left := deadline - time.monotonic()) > 0:
-            seen = self.receive(left)
-            if seen is None:
-                return None
+        for seen in receive_until(self.receive, within):
             if seen.packet.message.op == 2 and seen.packet.message.xid == client.xid:
                 return seen.packet
         return None
 
     def expect_no_reply(self, client: FakeClient, within: float, what: str) -> None:
-        deadline = time.monotonic() + within
-        while (left := deadline - time.monotonic()) > 0:
-            seen = self.receive(left)
-            if seen and seen.packet.message.op == 2 and seen.packet.message.xid == client.xid:
+        for seen in receive_until(self.receive, within):
+            if seen.packet.message.op == 2 and seen.packet.message.xid == client.xid:
                 raise self.failure(f"{what}: expected silence, got {seen.packet.kind}")
 
     def discover(
@@ -322,11 +312,7 @@ class ServerPeer(DhcpLink):
 
     def serve_until(self, done: Callable[[Seen], bool], within: float, what: str) -> Seen:
         """Answer the client until a packet satisfies ``done``; fail after ``within`` s."""
-        deadline = time.monotonic() + within
-        while (left := deadline - time.monotonic()) > 0:
-            seen = self.receive(left)
-            if seen is None:
-                break
+        for seen in receive_until(self.receive, within):
             if seen.packet.dport != SERVER_PORT or seen.packet.message.op != 1:
                 continue
             if done(seen):
@@ -337,8 +323,7 @@ class ServerPeer(DhcpLink):
     def answer(self, packet: DhcpPacket) -> None:
         if not self.answering(packet):
             return
-        now = time.monotonic_ns() // 1000
-        for reply in self.server.handle(packet.message, now=now):
+        for reply in self.server.handle(packet.message, now=now_us()):
             self.send(self.reply_packet(packet, reply))
 
     def reply_packet(self, request: DhcpPacket, reply: Reply) -> DhcpPacket:
@@ -357,10 +342,8 @@ class ServerPeer(DhcpLink):
     def wait_bound(self, within: float) -> DhcpPacket:
         """Answer the client until this server has ACKed its REQUEST; return the ACK."""
         start = len(self.exchanged)
-        deadline = time.monotonic() + within
-        while (left := deadline - time.monotonic()) > 0:
-            seen = self.receive(left)
-            if seen is not None and seen.packet.dport == SERVER_PORT:
+        for seen in receive_until(self.receive, within):
+            if seen.packet.dport == SERVER_PORT:
                 self.answer(seen.packet)
             for sent in self.exchanged[start:]:
                 if sent.from_tester and sent.packet.kind == "DHCPACK":
@@ -376,10 +359,8 @@ class ServerPeer(DhcpLink):
     def collect(self, seconds: float) -> list[Seen]:
         """Answer (as ``answering`` allows) for ``seconds``; return what the client sent."""
         got: list[Seen] = []
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            seen = self.receive(left)
-            if seen is None or seen.packet.dport != SERVER_PORT:
+        for seen in receive_until(self.receive, seconds):
+            if seen.packet.dport != SERVER_PORT:
                 continue
             got.append(seen)
             self.answer(seen.packet)

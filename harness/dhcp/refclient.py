@@ -19,11 +19,11 @@ import random
 import select
 import signal
 import sys
-import time
 from pathlib import Path
 
 from pyroute2 import IPRoute
 
+from harness.core.clock import now_us, receive_until
 from harness.dhcp import endpoint
 from harness.dhcp.endpoint import interface_mac, open_sockets
 from reference_impl.dhcp.client import ClientState, DhcpClient, Outgoing
@@ -41,10 +41,6 @@ from reference_impl.wire.errors import WireError
 
 ETH_P_ALL = 0x0003
 ARP_PROBE_WAIT_S = 1.0  # RFC 5227 2.1.1 allows 1-2 s; one probe, then decide
-
-
-def now_us() -> int:
-    return time.monotonic_ns() // 1000
 
 
 class ClientProcess:
@@ -109,15 +105,17 @@ class ClientProcess:
         zero = "00:00:00:00:00:00"
         self.raw.send(arp_frame(arp.REQUEST, self.mac, "0.0.0.0", zero, address))
         log(f"ARP probe for {address}")
-        deadline = time.monotonic() + ARP_PROBE_WAIT_S
-        while (left := deadline - time.monotonic()) > 0:
-            if not select.select([self.raw], [], [], left)[0]:
-                break
-            reply = decode_arp(self.raw.recv(65536))
+        for frame in receive_until(self._raw_frame, ARP_PROBE_WAIT_S):
+            reply = decode_arp(frame)
             if reply and reply.sender_ip == address and reply.sender_mac != self.mac:
                 log(f"{address} is in use by {reply.sender_mac}")
                 return True
         return False
+
+    def _raw_frame(self, timeout: float) -> bytes | None:
+        if not select.select([self.raw], [], [], timeout)[0]:
+            return None
+        return self.raw.recv(65536)
 
     def send(self, outgoing: list[Outgoing]) -> None:
         for out in outgoing:

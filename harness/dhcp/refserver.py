@@ -16,9 +16,9 @@ import json
 import select
 import signal
 import sys
-import time
 from pathlib import Path
 
+from harness.core.clock import wall_us
 from harness.dhcp import endpoint
 from harness.dhcp.endpoint import interface_mac, open_sockets
 from harness.dhcp.store import SqliteLeaseStore
@@ -36,11 +36,6 @@ def config_from_json(text: str) -> ServerConfig:
     return ServerConfig(**raw)
 
 
-def now_us() -> int:
-    # Wall-clock time: lease expiry times are stored and must mean the same after a restart.
-    return time.time_ns() // 1000
-
-
 class ServerProcess:
     def __init__(self, iface: str, server: DhcpServer) -> None:
         self.iface = iface
@@ -50,15 +45,15 @@ class ServerProcess:
 
     def serve(self) -> None:
         log(f"serving {self.server.config.subnet} on {self.iface} ({self.mac})")
-        while True:
+        while True:  # on the wall clock: stored lease expiries mean the same after a restart
             timer = self.server.next_timer()
-            timeout = None if timer is None else max(0.0, (timer - now_us()) / 1e6)
+            timeout = None if timer is None else max(0.0, (timer - wall_us()) / 1e6)
             readable, _, _ = select.select([self.raw, self.udp], [], [], timeout)
             if self.udp in readable:
                 self.udp.recv(65536)  # the same datagram also reached the packet socket
             if self.raw in readable:
                 self.on_frame(self.raw.recv(65536))
-            self.server.on_timer(now=now_us())
+            self.server.on_timer(now=wall_us())
 
     def on_frame(self, frame: bytes) -> None:
         try:
@@ -70,7 +65,7 @@ class ServerProcess:
             return
         log(f"<- {packet.summary()}")
         dropped = len(self.server.dropped)
-        for reply in self.server.handle(packet.message, now=now_us()):
+        for reply in self.server.handle(packet.message, now=wall_us()):
             self.send(reply)
         for why in self.server.dropped[dropped:]:
             log(f"   no answer: {why}")

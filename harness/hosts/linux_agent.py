@@ -15,10 +15,10 @@ import select
 import socket
 import struct
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from harness.core.clock import receive_until
 from harness.hosts.agent import PROTOCOL_VERSION, RequestError, serve
 
 TCP_INFO_HEAD = struct.Struct("=8B24I")
@@ -168,21 +168,19 @@ class LinuxAgent:
         """Read up to ``max`` bytes, returning once ``min`` arrived, at EOF or at the timeout."""
         sock = self._get(request)
         limit, wanted = int(request.get("max", 65536)), int(request.get("min", 1))
-        deadline = time.monotonic() + float(request.get("timeout", 5.0))
         chunks: list[bytes] = []
         got, eof = 0, False
-        sock.setblocking(False)
-        while got < wanted and got < limit:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([sock], [], [], remaining)[0]:
-                break
-            with _os_errors():
-                chunk = sock.recv(limit - got)
-            if not chunk:
-                eof = True
-                break
-            chunks.append(chunk)
-            got += len(chunk)
+        if wanted > 0 and limit > 0:
+            seconds = float(request.get("timeout", 5.0))
+            room = lambda: limit - got  # noqa: E731  (the room left at each read)
+            for chunk in _chunks(sock, seconds, room):
+                if not chunk:
+                    eof = True
+                    break
+                chunks.append(chunk)
+                got += len(chunk)
+                if got >= wanted or got >= limit:
+                    break
         data = b"".join(chunks)
         return {"data": base64.b64encode(data).decode(), "size": len(data), "eof": eof}
 
@@ -191,20 +189,18 @@ class LinuxAgent:
         bulk transfers are checked without shipping the bytes through the protocol."""
         sock = self._get(request)
         size = int(request["size"])
-        deadline = time.monotonic() + float(request.get("timeout", 60.0))
         digest, got, eof = hashlib.sha256(), 0, False
-        sock.setblocking(False)
-        while got < size:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([sock], [], [], remaining)[0]:
-                break
-            with _os_errors():
-                chunk = sock.recv(min(1 << 20, size - got))
-            if not chunk:
-                eof = True
-                break
-            digest.update(chunk)
-            got += len(chunk)
+        if size > 0:
+            seconds = float(request.get("timeout", 60.0))
+            room = lambda: min(1 << 20, size - got)  # noqa: E731  (left at each read)
+            for chunk in _chunks(sock, seconds, room):
+                if not chunk:
+                    eof = True
+                    break
+                digest.update(chunk)
+                got += len(chunk)
+                if got >= size:
+                    break
         return {"size": got, "sha256": digest.hexdigest(), "eof": eof}
 
     def shutdown(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -263,6 +259,20 @@ def _wait_connected(sock: socket.socket, timeout: float) -> None:
         raise RequestError(
             "refused" if code == errno.ECONNREFUSED else "os_error", os.strerror(code)
         )
+
+
+def _chunks(sock: socket.socket, seconds: float, room: Callable[[], int]) -> Iterator[bytes]:
+    """What a socket delivers within ``seconds``, ``room()`` bytes at most per read; an
+    empty chunk is the peer's EOF. The socket is left non-blocking."""
+    sock.setblocking(False)
+
+    def one(timeout: float) -> bytes | None:
+        if not select.select([sock], [], [], timeout)[0]:
+            return None
+        with _os_errors():
+            return sock.recv(room())
+
+    return receive_until(one, seconds)
 
 
 @contextlib.contextmanager

@@ -21,11 +21,11 @@ import select
 import socket
 import struct
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from harness.core.clock import now_us
 from harness.hosts.agent import OPERATIONS, RequestError
 from harness.hosts.linux_agent import generated
 from reference_impl.host import DEFAULT_BACKLOG, ConnKey, Host, HostConfig, HostError
@@ -44,10 +44,6 @@ def open_tap(name: str) -> int:
     fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK)
     fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH22x", name.encode(), IFF_TAP | IFF_NO_PI))
     return fd
-
-
-def now_us() -> int:
-    return time.monotonic_ns() // 1000
 
 
 @dataclass

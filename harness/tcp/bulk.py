@@ -15,6 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from harness.core.clock import now_us
 from harness.core.errors import ScenarioNotReached, Unsupported
 from harness.core.link import Link
 from harness.hosts.agent import AgentReplyError
@@ -30,10 +31,6 @@ from reference_impl.wire.tcp import TcpSegment
 
 TESTER_PROFILE = RFC.with_(rcvbuf=1 << 20, window_scale=7, sndbuf=4 << 20)
 CHUNK = 64 * 1024
-
-
-def _now_us() -> int:
-    return time.monotonic_ns() // 1000
 
 
 @dataclass
@@ -71,7 +68,7 @@ class LinkEndpoint(threading.Thread):
             tester_port,
             target_port,
             iss=random.getrandbits(32),
-            now=_now_us(),
+            now=now_us(),
             profile=TESTER_PROFILE,
         )
         self.to_send = 0  # bytes the tester's application still has to write
@@ -90,9 +87,9 @@ class LinkEndpoint(threading.Thread):
 
     def _turn(self) -> None:
         timer = self.conn.next_timer()
-        wait = 0.02 if timer is None else min(0.02, max(0.0, (timer - _now_us()) / 1e6))
+        wait = 0.02 if timer is None else min(0.02, max(0.0, (timer - now_us()) / 1e6))
         frame = self.link.receive(wait)
-        now = _now_us()
+        now = now_us()
         if frame is not None and (seg := self._ours(frame.data)) is not None:
             self._send(self.conn.receive_segment(seg, now=now))
         if timer is not None and timer <= now:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import pytest
 
+from harness.core.clock import Deadline, now_us
 from harness.core.errors import ConformanceFailure, NotObserved, ScenarioNotReached, Unsupported
 from harness.core.tolerance import Tolerance
 from harness.dhcp.case import CLIENT_LEASE_S, CLIENT_T1_S, CLIENT_T2_S, ClientCase
@@ -173,7 +174,7 @@ def test_replies_with_another_xid_are_ignored(dhcp_client: ClientCase) -> None:
     address of the OFFER that matches."""
     discover = first_discover(dhcp_client).packet
     server = dhcp_client.server
-    (reply,) = server.server.handle(discover.message, now=time.monotonic_ns() // 1000)
+    (reply,) = server.server.handle(discover.message, now=now_us())
     decoy_address = "198.18.0.222"
     decoy = dataclasses.replace(
         reply.message, xid=discover.message.xid ^ 0x5A5A5A5A, yiaddr=decoy_address
@@ -229,11 +230,9 @@ def has(addresses: list[str], address: str) -> bool:
 
 
 def wait_for_address(case: ClientCase, server: ServerPeer, want: str, within: float) -> list[str]:
-    deadline = time.monotonic() + within
+    deadline = Deadline(within)
     addresses = case.interface_addresses()
-    while not (want in addresses or has(addresses, want)):
-        if time.monotonic() > deadline:
-            break
+    while not (want in addresses or has(addresses, want)) and not deadline.passed:
         server.collect(0.2)
         addresses = case.interface_addresses()
     return addresses
@@ -562,8 +561,8 @@ def conflict(case: ClientCase) -> dict:
     squatter = case.add_squatter(taken)
     case.start()
     ack = server.wait_bound(BIND_S)
-    deadline = time.monotonic() + 3 * DECLINE_WAIT_S + FIRST_MESSAGE_S
-    while time.monotonic() < deadline and not restarted_after_decline(server):
+    deadline = Deadline(3 * DECLINE_WAIT_S + FIRST_MESSAGE_S)
+    while not deadline.passed and not restarted_after_decline(server):
         server.collect(0.5)
     probes = [a for _ts, a in server.arp_requests if a.target_ip == taken]
     return {"taken": taken, "squatter": squatter, "ack": ack, "probes": len(probes)}
