@@ -60,6 +60,12 @@ ZERO_WINDOW_PROBE = Bound(
     60.0, "MUST", "RFC 9293 3.8.6.1 MUST-35", "probing a zero window goes on (gaps under 60 s)"
 )
 
+# -- how long the harness waits: patience for slow stacks, not RFC bounds -----------------------
+PROMPT_S = 1.0  # for what the RFC says comes at once: a FIN after CLOSE, an RST, a challenge ACK
+HANDSHAKE_S = 2.0  # for a SYN or SYN-ACK of a connection the target opens
+QUIET_S = 0.3  # silence this long counts as "nothing answered"
+SETTLE_S = 0.05  # for a target's immediate answers to arrive before the next step
+
 # -- DHCP -------------------------------------------------------------------------------------
 FIRST_DISCOVER = Bound(10.0, "SHOULD", "RFC 2131 4.4.1", "the first DISCOVER within 10 s")
 DECLINE_WAIT = Bound(10.0, "SHOULD", "RFC 2131 3.1 step 5", "ten seconds after a DECLINE")

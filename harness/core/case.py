@@ -71,6 +71,11 @@ class Case:
         """Record a measured time for the report, against every bound it is judged by."""
         self.measurements.append(bounds.describe(what, seconds, self.tolerance, *judged_by))
 
+    def within(self, bound: Bound, *, doublings: int = 0) -> float:
+        """How long to wait for what ``bound`` allows (after ``doublings`` backoffs), widened
+        by the run's tolerance."""
+        return self.tolerance.widen(bound.seconds * 2**doublings)
+
     def record(self, what: str, value: object) -> None:
         """Record a measured value that is not a time (segments per round, a goodput)."""
         self.measurements.append(f"{what}: {value}")

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.core.bounds import DELAYED_ACK
 from harness.core.clock import now_us, receive_until, wall_ns
 from harness.core.errors import ConformanceFailure, HarnessError
 from harness.core.frames import decode_frame
@@ -36,7 +37,6 @@ from reference_impl.wire.tcp import (
     flags_text,
 )
 
-RFC_ACK_DELAY_S = 0.5  # RFC 9293 MUST-40: the latest an ACK may come
 Flags = int | Iterable[int]
 
 
@@ -444,12 +444,12 @@ class TcpPeer:
             raise ConformanceFailure(
                 f"{what}: it came after {late.delay_s * 1000:.1f} ms, not {timing} "
                 f"(allowed up to {within * 1000:.0f} ms); the MUST-40 bound of "
-                f"{RFC_ACK_DELAY_S * 1000:.0f} ms was met"
+                f"{DELAYED_ACK.seconds * 1000:.0f} ms was met"
             ) from None
         self.info.append(
             f"{what}: the {self.oracle.base.name} profile expected it {timing}; it came after "
             f"{late.delay_s * 1000:.1f} ms, which the RFCs allow (a delayed ACK, under "
-            f"{RFC_ACK_DELAY_S * 1000:.0f} ms). Expected: {exc}".splitlines()[0]
+            f"{DELAYED_ACK.seconds * 1000:.0f} ms). Expected: {exc}".splitlines()[0]
         )
         return late
 
@@ -464,7 +464,7 @@ class TcpPeer:
         try:
             return self.expect(
                 **checks,
-                within=self.tolerance.widen(RFC_ACK_DELAY_S)
+                within=self.tolerance.widen(DELAYED_ACK.seconds)
                 - self.tolerance.widen(prediction.delay_s),
                 skip_others=skip_others,
                 what="(late, within the RFC bound)",

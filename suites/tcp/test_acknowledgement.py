@@ -4,7 +4,7 @@ latest times come from the reference (harness.tcp.oracle), fed with what the tar
 
 import pytest
 
-from harness.core.bounds import DELAYED_ACK, FULL_SEGMENTS_ACK, IMMEDIATE_ACK
+from harness.core.bounds import DELAYED_ACK, FULL_SEGMENTS_ACK, IMMEDIATE_ACK, PROMPT_S, SETTLE_S
 from harness.core.errors import ConformanceFailure
 from reference_impl.wire.tcp import ACK, Mss
 
@@ -55,7 +55,7 @@ def send_with_hole(tcp, peer, *, missing=2, count=8):
             if index != missing:
                 peer.send(payload(index), seq=1 + index * SEGMENT)
         seen = peer.collect(
-            tcp.tolerance.widen(DELAYED_ACK.seconds),
+            tcp.within(DELAYED_ACK),
             until=lambda seg: seg.flags & ACK and seg.ack >= hole,
         )
         acked = max((seg.ack for seg in seen if seg.flags & ACK), default=0)
@@ -64,7 +64,7 @@ def send_with_hole(tcp, peer, *, missing=2, count=8):
                 f"the target acknowledged {acked or 'nothing'}, not {hole}, for the segments "
                 "below the hole"
             )
-        peer.collect(0.05)  # the duplicate ACKs of the other segments, before the fill
+        peer.collect(SETTLE_S)  # the duplicate ACKs of the other segments, before the fill
     return hole
 
 
@@ -73,7 +73,7 @@ def acks_after(tcp, peer, *, above, reaching):
     MUST-40 bound (widened) passes: [(segment, delay after our last segment)]."""
     sent_ns = peer.last_sent_ns()
     seen = peer.collect(
-        tcp.tolerance.widen(DELAYED_ACK.seconds),
+        tcp.within(DELAYED_ACK),
         until=lambda seg: seg.flags & ACK and seg.ack >= reaching,
     )
     return [
@@ -105,7 +105,7 @@ def test_hole_fill_is_acknowledged_at_once(tcp):
     if not IMMEDIATE_ACK.met(first_delay, tcp.tolerance):
         raise ConformanceFailure(
             f"the first ACK after the hole was filled came {first_delay * 1000:.1f} ms later, "
-            f"not at once (allowed {tcp.tolerance.widen(0) * 1000:.0f} ms)"
+            f"not at once (allowed {tcp.within(IMMEDIATE_ACK) * 1000:.0f} ms)"
         )
 
 
@@ -135,9 +135,7 @@ def test_reordered_data_is_delivered_in_order(tcp, tolerance):
     peer.send(payload(2), seq=hole)
     # A stack that dropped the out-of-order segments asks for them again with its ACK.
     for _ in range(8):
-        acks = [
-            seg.ack for seg in peer.collect(tolerance.widen(DELAYED_ACK.seconds), until=_is_ack)
-        ]
+        acks = [seg.ack for seg in peer.collect(tcp.within(DELAYED_ACK), until=_is_ack)]
         acked = max(acks, default=801)
         if acked >= 801:
             break
@@ -169,7 +167,7 @@ def test_cumulative_ack_covers_several_segments(tcp):
     while not acks or acks[-1] < 301:
         seen = peer.expect(
             flags=ACK,
-            within=tcp.tolerance.widen(DELAYED_ACK.seconds),
+            within=tcp.within(DELAYED_ACK),
             skip_others=True,
             what="ACKs of the three segments",
         ).segment
@@ -190,7 +188,7 @@ def test_delayed_ack_never_reaches_500_ms(tcp):
         seen = peer.expect(
             flags=ACK,
             ack=21 + 20 * index,
-            within=tcp.tolerance.widen(DELAYED_ACK.seconds),
+            within=tcp.within(DELAYED_ACK),
             skip_others=True,
             what=f"ACK of small segment {index + 1}",
         )
@@ -218,7 +216,7 @@ def test_every_second_full_sized_segment_is_acknowledged_at_once(tcp):
     seen = peer.expect(
         flags=ACK,
         ack=1 + 2 * mss,
-        within=tcp.tolerance.widen(DELAYED_ACK.seconds),
+        within=tcp.within(DELAYED_ACK),
         skip_others=True,
         what="ACK of both full-sized segments",
     ).segment
@@ -227,7 +225,7 @@ def test_every_second_full_sized_segment_is_acknowledged_at_once(tcp):
     if not FULL_SEGMENTS_ACK.met(delay, tcp.tolerance):
         raise ConformanceFailure(
             f"the ACK of two full-sized segments came {delay * 1000:.1f} ms after the second, "
-            f"not at once (allowed {tcp.tolerance.widen(0) * 1000:.0f} ms)"
+            f"not at once (allowed {tcp.within(FULL_SEGMENTS_ACK) * 1000:.0f} ms)"
         )
 
 
@@ -239,16 +237,16 @@ def test_duplicate_segment_is_not_delivered_twice(tcp):
     peer = conn.peer
     with tcp.precondition("the first segment acknowledged"):
         peer.send(payload(0))
-        peer.expect(flags=ACK, ack=101, within=tcp.tolerance.widen(DELAYED_ACK.seconds))
+        peer.expect(flags=ACK, ack=101, within=tcp.within(DELAYED_ACK))
     peer.send(payload(0), seq=1)  # the same segment again
     sent_ns = peer.last_sent_ns()
-    again = peer.collect(tcp.tolerance.widen(DELAYED_ACK.seconds), until=_is_ack)
+    again = peer.collect(tcp.within(DELAYED_ACK), until=_is_ack)
     if again:
         tcp.measure("duplicate -> ACK", (again[-1].ts_ns - sent_ns) / 1e9, DELAYED_ACK)
     else:
         tcp.record("duplicate -> ACK", "none within 500 ms")
     peer.send(payload(1), seq=101)
-    got = tcp.app_read(conn, 300, timeout=1.0)
+    got = tcp.app_read(conn, 300, timeout=PROMPT_S)
     if got != payload(0) + payload(1):
         raise ConformanceFailure(
             f"the application read {len(got)} bytes, not the 200 sent (each once)"

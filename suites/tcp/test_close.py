@@ -3,7 +3,7 @@
 
 import pytest
 
-from harness.core.bounds import INITIAL_RTO, OLD_INITIAL_RTO
+from harness.core.bounds import DELAYED_ACK, INITIAL_RTO, OLD_INITIAL_RTO, PROMPT_S, QUIET_S
 from reference_impl.wire.tcp import ACK, FIN
 
 
@@ -42,7 +42,7 @@ def close_from_target(tcp):
     conn = tcp.connect_to_target()
     peer = conn.peer
     tcp.app_shutdown(conn)
-    peer.expect(flags=FIN | ACK, seq=1, within=1.0, what="the target's FIN")
+    peer.expect(flags=FIN | ACK, seq=1, within=PROMPT_S, what="the target's FIN")
     peer.send(flags=ACK, ack=2)
     return conn, peer
 
@@ -52,7 +52,7 @@ def test_four_way_close_target_first(tcp):
     """Target FIN, our ACK, our FIN, the target's ACK of it (TIME-WAIT on the target)."""
     _conn, peer = close_from_target(tcp)
     peer.send(flags=FIN | ACK, ack=2)
-    peer.expect(flags=ACK, seq=2, ack=2, within=tcp.tolerance.widen(0.5), what="ACK of our FIN")
+    peer.expect(flags=ACK, seq=2, ack=2, within=tcp.within(DELAYED_ACK), what="ACK of our FIN")
 
 
 @pytest.mark.rfc("9293", "3.6", level="MUST")
@@ -61,11 +61,11 @@ def test_four_way_close_tester_first(tcp):
     conn = tcp.connect_to_target()
     peer = conn.peer
     peer.send(flags=FIN | ACK)
-    peer.expect(flags=ACK, ack=2, within=tcp.tolerance.widen(0.5), what="ACK of our FIN")
+    peer.expect(flags=ACK, ack=2, within=tcp.within(DELAYED_ACK), what="ACK of our FIN")
     tcp.app_shutdown(conn)
-    peer.expect(flags=FIN | ACK, seq=1, ack=2, within=1.0, what="the target's FIN (LAST-ACK)")
+    peer.expect(flags=FIN | ACK, seq=1, ack=2, within=PROMPT_S, what="the target's FIN (LAST-ACK)")
     peer.send(flags=ACK, seq=2, ack=2)
-    peer.expect_silence(0.3, what="the close is complete")
+    peer.expect_silence(QUIET_S, what="the close is complete")
 
 
 @pytest.mark.rfc("9293", "3.6", level="MUST")
@@ -76,9 +76,9 @@ def test_half_close_lets_data_flow_the_other_way(tcp):
     peer = conn.peer
     with tcp.precondition("a connection half-closed by the tester"):
         peer.send(flags=FIN | ACK)
-        peer.expect(flags=ACK, ack=2, within=tcp.tolerance.widen(0.5), what="ACK of our FIN")
+        peer.expect(flags=ACK, ack=2, within=tcp.within(DELAYED_ACK), what="ACK of our FIN")
     tcp.app_write(conn, b"half-closed but talking")
-    peer.expect(seq=1, length=23, within=1.0, what="data after our FIN", skip_others=True)
+    peer.expect(seq=1, length=23, within=PROMPT_S, what="data after our FIN", skip_others=True)
 
 
 @pytest.mark.rfc("9293", "3.6", level="MUST")
@@ -87,9 +87,9 @@ def test_unacknowledged_fin_is_retransmitted(tcp):
     conn = tcp.connect_to_target()
     peer = conn.peer
     tcp.app_shutdown(conn)
-    first = peer.expect(flags=FIN | ACK, seq=1, within=1.0, what="the target's FIN").segment
+    first = peer.expect(flags=FIN | ACK, seq=1, within=PROMPT_S, what="the target's FIN").segment
     again = peer.expect(
-        flags=FIN | ACK, seq=1, within=tcp.tolerance.widen(3.0), what="the FIN retransmitted"
+        flags=FIN | ACK, seq=1, within=tcp.within(OLD_INITIAL_RTO), what="the FIN retransmitted"
     ).segment
     tcp.measure(
         "FIN -> its retransmission", (again.ts_ns - first.ts_ns) / 1e9, INITIAL_RTO, OLD_INITIAL_RTO
@@ -101,13 +101,13 @@ def test_time_wait_reacknowledges_a_retransmitted_fin(tcp):
     """In TIME-WAIT the target answers our repeated FIN with the same ACK."""
     _conn, peer = close_from_target(tcp)
     peer.send(flags=FIN | ACK, ack=2)
-    peer.expect(flags=ACK, seq=2, ack=2, within=tcp.tolerance.widen(0.5), what="ACK of our FIN")
+    peer.expect(flags=ACK, seq=2, ack=2, within=tcp.within(DELAYED_ACK), what="ACK of our FIN")
     peer.send(flags=FIN | ACK, seq=1, ack=2)  # as if the ACK had been lost
     peer.expect(
         flags=ACK,
         seq=2,
         ack=2,
-        within=tcp.tolerance.widen(0.5),
+        within=tcp.within(DELAYED_ACK),
         what="the same ACK again, from TIME-WAIT",
     )
 
@@ -118,15 +118,15 @@ def test_simultaneous_close(tcp):
     conn = tcp.connect_to_target()
     peer = conn.peer
     tcp.app_shutdown(conn)
-    peer.expect(flags=FIN | ACK, seq=1, within=1.0, what="the target's FIN")
+    peer.expect(flags=FIN | ACK, seq=1, within=PROMPT_S, what="the target's FIN")
     peer.send(flags=FIN | ACK, ack=1)  # our FIN, not yet acknowledging theirs
     peer.expect(
         flags=ACK,
         seq=2,
         ack=2,
-        within=tcp.tolerance.widen(0.5),
+        within=tcp.within(DELAYED_ACK),
         what="ACK of our FIN from CLOSING",
         skip_others=True,
     )
     peer.send(flags=ACK, seq=2, ack=2)
-    peer.expect_silence(0.3, what="both sides closed")
+    peer.expect_silence(QUIET_S, what="both sides closed")

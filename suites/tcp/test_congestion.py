@@ -3,6 +3,7 @@ grows the flight, and a timeout leaves one segment in flight (RFC 5681 3.1; RFC 
 
 import pytest
 
+from harness.core.bounds import OLD_INITIAL_RTO
 from harness.core.errors import ConformanceFailure
 from reference_impl.wire.tcp import ACK
 
@@ -17,7 +18,13 @@ def bulk_sender(tcp):
     return conn, conn.peer
 
 
-def burst(peer, quiet=0.15):
+ROUND_END_S = 0.15  # a sender quiet this long has sent all its window allows
+AFTER_RTO_S = 0.1  # what else comes right after a timeout's retransmission
+BETWEEN_ACKS_S = 0.02  # the answers to one ACK before the next one goes out
+TAIL_S = 0.2  # what follows the last ACK of a recovery
+
+
+def burst(peer, quiet=ROUND_END_S):
     """Data segments the target sends before it needs another ACK."""
     return [seg for seg in peer.collect(quiet) if seg.length]
 
@@ -52,11 +59,11 @@ def test_after_a_timeout_one_segment_is_in_flight(tcp):
         raise ConformanceFailure("no data at all")
     retransmitted = peer.expect(
         seq=1,
-        within=tcp.tolerance.widen(3.0),
+        within=tcp.within(OLD_INITIAL_RTO),
         skip_others=True,
         what="the retransmission after the timeout",
     ).segment
-    more = [seg for seg in peer.collect(0.1) if seg.length and seg.seq != 1]
+    more = [seg for seg in peer.collect(AFTER_RTO_S) if seg.length and seg.seq != 1]
     if more:
         raise ConformanceFailure(
             f"after the timeout {1 + len(more)} segments came, not one: "
@@ -81,11 +88,11 @@ def test_window_is_roughly_halved_after_three_duplicate_acks(tcp):
     new, retransmitted = [], False
     for _ in second[1:]:
         peer.send(flags=ACK, ack=lost.seq)  # a duplicate ACK per segment that arrived
-        for seg in peer.collect(0.02):
+        for seg in peer.collect(BETWEEN_ACKS_S):
             retransmitted |= seg.seq == lost.seq and seg.length > 0
             if seg.length and seg.seq >= top and seg.seq not in {s.seq for s in new}:
                 new.append(seg)
-    for seg in peer.collect(0.2):
+    for seg in peer.collect(TAIL_S):
         retransmitted |= seg.seq == lost.seq and seg.length > 0
     tcp.measurements.append(
         f"flight before the loss: {flight} segments; new segments sent "

@@ -6,11 +6,17 @@ import itertools
 
 import pytest
 
+from harness.core.bounds import DELAYED_ACK, PROMPT_S, Bound
 from harness.core.errors import ConformanceFailure, ScenarioNotReached
 from harness.tcp.classify import BEYOND_WINDOW, NEW_DATA, ZERO_WINDOW_PROBE, classify, of_kind
 from reference_impl.wire.tcp import ACK, PSH
 
 PROBE_WAIT_S = 8.0  # a first probe is due after one RTO (SHLD-29); 8 s covers 3 s RTOs twice
+
+FLIGHT_S = 0.5  # long enough for a sender to put its whole window on the wire
+# After the window opens the data comes at once or, at the latest, at the next persist
+# timer: the harness waits for a probe interval after an RTO of 1 s has doubled once.
+RESUME = Bound(4.0, "MUST", "RFC 9293 3.8.6.1 MUST-36", "sending resumes once the window opens")
 
 
 def write_nodelay(tcp, conn, size):
@@ -26,7 +32,9 @@ def zero_window_with_data_waiting(tcp):
     peer = conn.peer
     with tcp.precondition("data waiting behind a zero window"):
         write_nodelay(tcp, conn, 100)
-        peer.expect(seq=1, length=100, within=1.0, skip_others=True, what="the first 100 bytes")
+        peer.expect(
+            seq=1, length=100, within=PROMPT_S, skip_others=True, what="the first 100 bytes"
+        )
         peer.send(flags=ACK, ack=101, window=0)
         tcp.app_write(conn, bytes(1000))
     return conn
@@ -55,7 +63,7 @@ def test_sender_never_exceeds_the_advertised_window(tcp):
     """With 3000 bytes of window the target sends at most 3000 bytes until we ACK."""
     conn = tcp.connect_to_target(window=3000)
     write_nodelay(tcp, conn, 20000)
-    sent = [seg for seg in conn.peer.collect(0.5) if seg.length]
+    sent = [seg for seg in conn.peer.collect(FLIGHT_S) if seg.length]
     end = max((seg.seq + seg.length for seg in sent), default=1)
     if end == 1:
         raise ScenarioNotReached(
@@ -109,7 +117,7 @@ def test_sending_resumes_when_the_window_opens(tcp):
     peer.send(flags=ACK, ack=101, window=65535)
     seen = peer.expect(
         seq=101,
-        within=tcp.tolerance.widen(4.0),
+        within=tcp.within(RESUME),
         skip_others=True,
         what="data once the window opens",
     ).segment
@@ -127,7 +135,7 @@ def test_a_bare_ack_updates_the_send_window(tcp):
     peer = conn.peer
     peer.send(flags=ACK, ack=1, window=0)
     write_nodelay(tcp, conn, 1000)
-    peer.collect(1.0)
+    peer.collect(PROMPT_S)
     named = classify(peer.exchange())
     sent = [seg for seg, kind in named if kind in (NEW_DATA, BEYOND_WINDOW)]
     tcp.record("segments after the bare zero-window ACK", [kind for _, kind in named] or "none")
@@ -147,7 +155,7 @@ def test_receive_window_closes_as_data_is_buffered_and_reopens_with_a_window_upd
     windows, acked = [], 1
     for _ in range(40):
         peer.send(bytes(500))
-        seen = peer.expect(flags=ACK, within=tcp.tolerance.widen(0.5), skip_others=True).segment
+        seen = peer.expect(flags=ACK, within=tcp.within(DELAYED_ACK), skip_others=True).segment
         windows.append(seen.window)
         acked = seen.ack
         if seen.window < 1000 or peer.snd_nxt > acked + 2000:
@@ -157,7 +165,7 @@ def test_receive_window_closes_as_data_is_buffered_and_reopens_with_a_window_upd
     tcp.app_read(conn, acked - 1)
     update = peer.expect(
         flags=ACK,
-        within=tcp.tolerance.widen(0.5),
+        within=tcp.within(DELAYED_ACK),
         skip_others=True,
         what="a window update after the application read",
     ).segment
@@ -174,7 +182,7 @@ def test_last_segment_of_a_write_carries_psh(tcp):
     write_nodelay(tcp, conn, 4000)
     segments, got = [], 0
     while got < 4000:
-        seg = conn.peer.expect(within=1.0, skip_others=True, what="data").segment
+        seg = conn.peer.expect(within=PROMPT_S, skip_others=True, what="data").segment
         if seg.length:
             segments.append(seg)
             got = seg.seq - 1 + seg.length

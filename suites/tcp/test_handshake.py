@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness.core.bounds import INITIAL_RTO, OLD_INITIAL_RTO
+from harness.core.bounds import HANDSHAKE_S, INITIAL_RTO, OLD_INITIAL_RTO, PROMPT_S
 from reference_impl.wire.tcp import ACK, RST, SYN, Mss
 
 
@@ -24,7 +24,7 @@ def test_syn_to_a_closed_port_draws_rst_with_the_right_numbers(tcp):
     reference's rst_for_unknown gives the expected segment)."""
     peer = tcp.peer(tcp.bed.next_port())  # a port nobody listens on
     peer.send_syn()
-    seen = peer.expect(flags=RST | ACK, ack=1, within=1.0, what="RST for a closed port")
+    seen = peer.expect(flags=RST | ACK, ack=1, within=PROMPT_S, what="RST for a closed port")
     assert seen.segment.length == 0
 
 
@@ -35,9 +35,9 @@ def test_syn_ack_is_retransmitted_when_the_final_ack_is_lost(tcp):
     port, _ = tcp.listen()
     peer = tcp.peer(port)
     peer.send_syn()
-    first = peer.expect(flags=SYN | ACK, ack=1, within=1.0, what="SYN-ACK").segment
+    first = peer.expect(flags=SYN | ACK, ack=1, within=PROMPT_S, what="SYN-ACK").segment
     again = peer.expect(
-        flags=SYN | ACK, ack=1, within=tcp.tolerance.widen(3.0), what="the SYN-ACK again"
+        flags=SYN | ACK, ack=1, within=tcp.within(OLD_INITIAL_RTO), what="the SYN-ACK again"
     ).segment
     assert again.seq == first.seq
     tcp.measure(
@@ -57,15 +57,15 @@ def test_simultaneous_open_completes(tcp):
     peer.tester_port = port
     handle, peer.target_port = tcp.app_connect(tcp.bed.topology.tester.ip, port)
     conn = tcp.track(peer, handle)
-    peer.expect(flags=SYN, within=2.0, what="the target's SYN")
+    peer.expect(flags=SYN, within=HANDSHAKE_S, what="the target's SYN")
     peer.send(flags=SYN, seq=0, options=[Mss(1460)])  # our SYN crosses theirs
-    peer.expect(flags=SYN | ACK, seq=0, ack=1, within=2.0, what="SYN-ACK from SYN-SENT")
+    peer.expect(flags=SYN | ACK, seq=0, ack=1, within=HANDSHAKE_S, what="SYN-ACK from SYN-SENT")
     peer.send(flags=SYN | ACK, seq=0, ack=1, options=[Mss(1460)])
     tcp.app_write(conn, b"simultaneous")
     peer.expect(
         seq=1,
         length=12,
-        within=2.0,
+        within=HANDSHAKE_S,
         what="data on the simultaneously opened connection",
         skip_others=True,
     )
@@ -76,6 +76,6 @@ def test_syn_ack_carries_an_mss_option(tcp):
     port, _ = tcp.listen()
     peer = tcp.peer(port)
     peer.send_syn()
-    synack = peer.expect(flags=SYN | ACK, within=1.0, what="SYN-ACK").segment
+    synack = peer.expect(flags=SYN | ACK, within=PROMPT_S, what="SYN-ACK").segment
     mss = synack.option(Mss)
     assert mss is not None and 536 <= mss.value <= 65495, f"SYN-ACK: {synack.describe()}"

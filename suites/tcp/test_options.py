@@ -3,13 +3,16 @@
 
 import pytest
 
+from harness.core.bounds import DELAYED_ACK, HANDSHAKE_S
 from harness.core.errors import ConformanceFailure, Unsupported
 from reference_impl.wire.tcp import ACK, Sack, SackPermitted, WindowScale
 
 WRITE = 6000
 
+FLIGHT_S = 0.5  # long enough for a sender to put its whole window on the wire
 
-def data_segments(peer, total, within=2.0):
+
+def data_segments(peer, total, within=HANDSHAKE_S):
     """Collect the target's data segments until ``total`` bytes have come."""
     got, segments = 0, []
     while got < total:
@@ -55,7 +58,7 @@ def test_window_scaling_applies_after_the_syn(tcp):
     peer.send(flags=ACK, window=1000)  # the first window after the SYN is scaled
     tcp.set_option(conn, "nodelay", 1)
     tcp.app_write(conn, bytes(20000))
-    sent = [seg for seg in peer.collect(0.5) if seg.length]
+    sent = [seg for seg in peer.collect(FLIGHT_S) if seg.length]
     end = max((seg.seq + seg.length for seg in sent), default=1)
     if end > 4001:
         raise ConformanceFailure(f"data up to {end - 1} with only 4000 bytes of window")
@@ -71,11 +74,11 @@ def test_sack_blocks_report_the_newest_block_first(tcp):
     if not peer.target_offered(SackPermitted):
         raise Unsupported("the target does not offer SACK (RFC 2018 is optional)")
     peer.send(b"a" * 100)  # 1..100
-    peer.expect(flags=ACK, ack=101, within=tcp.tolerance.widen(0.5))
+    peer.expect(flags=ACK, ack=101, within=tcp.within(DELAYED_ACK))
     peer.send(b"c" * 100, seq=201)  # hole at 101
-    peer.expect(flags=ACK, ack=101, within=tcp.tolerance.widen(0.5))
+    peer.expect(flags=ACK, ack=101, within=tcp.within(DELAYED_ACK))
     peer.send(b"e" * 100, seq=401)  # hole at 301
-    ack = peer.expect(flags=ACK, ack=101, within=tcp.tolerance.widen(0.5)).segment
+    ack = peer.expect(flags=ACK, ack=101, within=tcp.within(DELAYED_ACK)).segment
     sack = ack.option(Sack)
     if sack is None:
         raise ConformanceFailure(f"no SACK option on the duplicate ACK: {ack.describe()}")
@@ -93,7 +96,7 @@ def test_sequence_numbers_wrap_past_2_32(tcp):
     for index, chunk in enumerate(chunks):
         peer.send(chunk)
         peer.expect(
-            flags=ACK, ack=1 + 200 * (index + 1), within=tcp.tolerance.widen(0.5), skip_others=True
+            flags=ACK, ack=1 + 200 * (index + 1), within=tcp.within(DELAYED_ACK), skip_others=True
         )
     if tcp.app_read(conn, 800) != b"".join(chunks):
         raise ConformanceFailure("the bytes across the wrap were not delivered in order")

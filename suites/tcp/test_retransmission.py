@@ -9,13 +9,15 @@ import itertools
 
 import pytest
 
-from harness.core.bounds import FAST_RETRANSMIT, INITIAL_RTO, OLD_INITIAL_RTO
+from harness.core.bounds import FAST_RETRANSMIT, INITIAL_RTO, OLD_INITIAL_RTO, PROMPT_S, SETTLE_S
 from harness.core.errors import ConformanceFailure
 from harness.tcp.classify import TAIL_LOSS_PROBE, classify, of_kind
 from reference_impl.wire.tcp import ACK
 
 SMALL = 10  # the seed's example: ten-byte segments
 SMALL_MSS = 100  # the fallback: segments the target must cut at our MSS
+
+AFTER_TWO_S = 0.15  # a retransmission drawn by two duplicate ACKs would come by then
 
 
 def flight_of_two(tcp):
@@ -25,7 +27,7 @@ def flight_of_two(tcp):
     with tcp.precondition("two data segments in flight"):
         tcp.set_option(conn, "nodelay", 1)
         tcp.app_write(conn, bytes(2 * 1460))
-        sent = data_segments(peer, count=2, within=1.0)
+        sent = data_segments(peer, count=2, within=PROMPT_S)
     return conn, sent
 
 
@@ -69,11 +71,11 @@ def test_rto_retransmits_the_earliest_unacknowledged_segment(tcp):
     RFC 1122 that older stacks still use. A tail-loss probe of the last segment before it
     is allowed and reported."""
     conn, sent = flight_of_two(tcp)
-    times, _probes = head_retransmissions(tcp, conn.peer, 1, tcp.tolerance.widen(3.0))
+    times, _probes = head_retransmissions(tcp, conn.peer, 1, tcp.within(OLD_INITIAL_RTO))
     if not times:
         raise ConformanceFailure(
             f"the first unacknowledged segment was not retransmitted within "
-            f"{tcp.tolerance.widen(3.0):.1f} s"
+            f"{tcp.within(OLD_INITIAL_RTO):.1f} s"
         )
     tcp.measure("first RTO", (times[0] - sent[0].ts_ns) / 1e9, INITIAL_RTO, OLD_INITIAL_RTO)
 
@@ -84,9 +86,11 @@ def test_retransmission_timer_backs_off_exponentially(tcp):
     (RFC 6298 5.5). Judged on two gaps between real RTOs: when a tail-loss probe came first
     (it restarts the timer, RFC 8985), the gap that includes it is left out."""
     conn, sent = flight_of_two(tcp)
-    times, probes = head_retransmissions(tcp, conn.peer, 2, tcp.tolerance.widen(6.0))
+    times, probes = head_retransmissions(
+        tcp, conn.peer, 2, tcp.within(OLD_INITIAL_RTO, doublings=1)
+    )
     if probes and len(times) == 2:
-        more, _ = head_retransmissions(tcp, conn.peer, 1, tcp.tolerance.widen(12.0))
+        more, _ = head_retransmissions(tcp, conn.peer, 1, tcp.within(OLD_INITIAL_RTO, doublings=2))
         times += more
     else:
         times = [sent[0].ts_ns, *times]
@@ -114,7 +118,7 @@ def small_segments(tcp, count):
         for _ in range(count):
             tcp.app_write(conn, bytes(SMALL))
         try:
-            return conn, data_segments(conn.peer, count=count, within=1.0)
+            return conn, data_segments(conn.peer, count=count, within=PROMPT_S)
         except ConformanceFailure as coalesced:
             tcp.record("ten-byte writes", f"coalesced ({coalesced}); retried with MSS 100")
         return cut_at_small_mss(tcp, count)
@@ -125,11 +129,11 @@ def cut_at_small_mss(tcp, count):
     peer = conn.peer
     tcp.set_option(conn, "nodelay", 1)
     tcp.app_write(conn, bytes(4 * SMALL_MSS))  # a first round, acknowledged per segment
-    for seg in data_segments(peer, count=4, within=1.0):
+    for seg in data_segments(peer, count=4, within=PROMPT_S):
         peer.send(flags=ACK, ack=seg.seq + seg.length)
-    peer.collect(0.05)
+    peer.collect(SETTLE_S)
     tcp.app_write(conn, bytes(count * SMALL_MSS))
-    return conn, data_segments(peer, count=count, within=1.0)
+    return conn, data_segments(peer, count=count, within=PROMPT_S)
 
 
 @pytest.mark.rfc("5681", "3.2", level="SHOULD")
@@ -145,7 +149,7 @@ def test_three_duplicate_acks_draw_the_missing_segment(tcp):
         peer.send(flags=ACK, ack=lost)  # duplicates: same ack, same window, no data
     seen = peer.expect(
         seq=lost,
-        within=tcp.tolerance.widen(OLD_INITIAL_RTO.seconds),
+        within=tcp.within(OLD_INITIAL_RTO),
         skip_others=True,
         what=f"retransmission of the segment at {lost}",
     )
@@ -154,7 +158,7 @@ def test_three_duplicate_acks_draw_the_missing_segment(tcp):
         raise ConformanceFailure(
             f"the segment at {lost} came {seen.delay_s * 1000:.0f} ms after the third duplicate "
             f"ACK: a timeout, not a fast retransmit (allowed "
-            f"{tcp.tolerance.widen(0) * 1000:.0f} ms)"
+            f"{tcp.within(FAST_RETRANSMIT) * 1000:.0f} ms)"
         )
 
 
@@ -167,6 +171,6 @@ def test_two_duplicate_acks_do_not_draw_a_retransmission(tcp):
     peer.send(flags=ACK, ack=lost)
     for _ in range(2):
         peer.send(flags=ACK, ack=lost)
-    early = [s for s in peer.collect(0.15) if s.seq == lost and s.length]
+    early = [s for s in peer.collect(AFTER_TWO_S) if s.seq == lost and s.length]
     if early:
         raise ConformanceFailure(f"the segment at {lost} came again after only two duplicate ACKs")
