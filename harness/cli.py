@@ -73,13 +73,20 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Arguments after -- go to pytest (run, matrix), e.g. netconform run -- -k fin",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_run, _add_report, _add_matrix, _add_verdicts, _add_requirements):
+        add(sub)
+    for add in (_add_subnet, _add_aimd, _add_doctor):
+        add(sub)
+    return parser
 
+
+def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser("run", help="run the conformance suites and build the HTML report")
     run.add_argument(
         "--target",
         action="append",
         metavar="TARGET",
-        help="TCP/subnet target to test, repeatable: linux, ref, cmd:COMMAND or "
+        help="host target to test (TCP, ICMP, on-link), repeatable: linux, ref, cmd:COMMAND or "
         "NAME=cmd:COMMAND (default: the built-in targets)",
     )
     run.add_argument(
@@ -105,9 +112,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-report", action="store_true", help="skip the HTML report")
     run.set_defaults(func=cmd_run)
 
+
+def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     report = sub.add_parser("report", help="build the HTML report from reports/allure-results")
     report.set_defaults(func=cmd_report)
 
+
+def _add_matrix(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     matrix = sub.add_parser("matrix", help="run every stack of a TOML file, write the matrix")
     matrix.add_argument("stacks", type=Path, help="TOML with [[stack]] name, cmd (and timeout)")
     matrix.add_argument(
@@ -119,6 +130,8 @@ def _parser() -> argparse.ArgumentParser:
     matrix.add_argument("--out", type=Path, default=Path("reports/matrix"))
     matrix.set_defaults(func=cmd_matrix)
 
+
+def _add_verdicts(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verdicts = sub.add_parser(
         "verdicts", help="what a run found per target, as a table (from its --verdicts file)"
     )
@@ -130,6 +143,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     verdicts.set_defaults(func=cmd_verdicts)
 
+
+def _add_requirements(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     reqs = sub.add_parser("requirements", help="the requirement catalogue and what covers it")
     reqs.add_argument(
         "--suite", action="append", metavar="PATH", help="suites to count (default all)"
@@ -140,6 +155,8 @@ def _parser() -> argparse.ArgumentParser:
     reqs.add_argument("--json", action="store_true", help="machine-readable output")
     reqs.set_defaults(func=cmd_requirements)
 
+
+def _add_subnet(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     subnet = sub.add_parser("subnet", help="subnetting calculator (masks, lists, VLSM, summaries)")
     subnet.add_argument(
         "network",
@@ -161,11 +178,15 @@ def _parser() -> argparse.ArgumentParser:
     subnet.add_argument("--json", action="store_true", help="machine-readable output")
     subnet.set_defaults(func=cmd_subnet)
 
+
+def _add_aimd(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     aimd = sub.add_parser("aimd", help="two reference flows share a bottleneck: plot AIMD")
     aimd.add_argument("--seconds", type=float, default=60.0, help="simulated time (default 60)")
     aimd.add_argument("--out", default="reports/aimd.svg", help="where the SVG plot goes")
     aimd.set_defaults(func=cmd_aimd)
 
+
+def _add_doctor(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     doctor = sub.add_parser("doctor", help="check (or --install) what the harness needs")
     doctor.add_argument(
         "--install",
@@ -173,7 +194,6 @@ def _parser() -> argparse.ArgumentParser:
         help="install missing Debian packages and the Allure 3 report tool",
     )
     doctor.set_defaults(func=cmd_doctor)
-    return parser
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -231,10 +251,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _default_suites(args: argparse.Namespace) -> list[str]:
-    """Every suite; but a run for chosen TCP targets only (--target without --dhcp-*) skips
+    """Every suite; but a run for chosen host targets only (--target without --dhcp-*) skips
     the DHCP suites, which test DHCP servers and clients, not those targets."""
     if args.target and not (args.dhcp_server or args.dhcp_client):
-        return [str(SUITES_DIR / name) for name in ("tcp", "subnet")]
+        return [str(p) for p in sorted(SUITES_DIR.iterdir()) if p.is_dir() and p.name != "dhcp"]
     if (args.dhcp_server or args.dhcp_client) and not args.target:
         return [str(SUITES_DIR / "dhcp")]
     return [str(SUITES_DIR)]

@@ -7,7 +7,7 @@ each in namespaces of its own and under a time limit, then a matrix of stacks x 
     timeout = 600          # seconds for the whole run of this stack (default 900)
     start_timeout = 60     # seconds from start to its answer to hello (default 30)
 
-Only the tests whose subject is the stack run (the TCP and on-link suites; not the subnet
+Only the tests whose subject is the stack run (the TCP, ICMP and on-link suites; not the subnet
 calculator's or the DHCP daemons'). A stack's score is the requirements it passed over the
 requirements the suites checked: UNSUPPORTED and ERROR count as not passed and are shown
 beside the score, so that an empty template and a stack that crashes at start score 0 %.

@@ -24,9 +24,9 @@ from reference_impl.tcp.listener import TcpListener, isn_generator
 from reference_impl.tcp.profiles import RFC, Profile
 from reference_impl.tcp.states import State
 from reference_impl.wire.arp import REPLY, REQUEST, Arp
-from reference_impl.wire.checksum import internet_checksum
 from reference_impl.wire.errors import WireError
 from reference_impl.wire.ethernet import BROADCAST, ETH_P_ARP, ETH_P_IP, Ethernet
+from reference_impl.wire.icmp import ECHO_REQUEST, Icmp, echo_reply_to
 from reference_impl.wire.ipv4 import FLAG_MF, PROTO_ICMP, PROTO_TCP, PROTO_UDP, IPv4
 from reference_impl.wire.tcp import SYN, TcpSegment
 from reference_impl.wire.udp import Udp, udp_checksum_ok
@@ -238,12 +238,14 @@ class Host:
             pending.frames.append((hop, packet))
 
     def _on_icmp(self, packet: IPv4) -> None:
-        data = packet.payload
-        if len(data) < 8 or data[0] != 8 or internet_checksum(data) != 0:
-            return  # only a well-formed echo request is answered (RFC 1122 3.2.2.6)
-        reply = b"\x00\x00\x00\x00" + data[4:]
-        csum = internet_checksum(reply)
-        self._send_ip(packet.src, PROTO_ICMP, reply[:2] + csum.to_bytes(2, "big") + reply[4:])
+        """Only a well-formed echo request is answered (RFC 1122 3.2.2.6); other types are
+        silently discarded (3.2.2)."""
+        try:
+            message = Icmp.parse(packet.payload)
+        except WireError:
+            return
+        if message.type == ECHO_REQUEST and message.checksum_ok:
+            self._send_ip(packet.src, PROTO_ICMP, echo_reply_to(message).emit())
 
     # -- TCP ------------------------------------------------------------------------------
 

@@ -165,14 +165,14 @@ def test_subnet_bad_mask_is_one_line():
     ("argv", "suites"),
     [
         (["run"], ["suites"]),
-        (["run", "--target", "linux"], ["suites/tcp", "suites/subnet"]),
+        (["run", "--target", "linux"], ["suites/icmp", "suites/subnet", "suites/tcp"]),
         (["run", "--dhcp-server", "kea"], ["suites/dhcp"]),
         (["run", "--target", "ref", "--dhcp-client", "ref"], ["suites"]),
     ],
 )
 def test_run_picks_the_suites_for_the_targets_it_was_given(argv, suites):
-    """--target alone is a TCP/subnet run; --dhcp-* alone is a DHCP run; both, or neither,
-    run every suite."""
+    """--target alone runs every suite about host targets (not DHCP); --dhcp-* alone is a
+    DHCP run; both, or neither, run every suite."""
     from harness.cli import SUITES_DIR, _default_suites, _parser
 
     args = _parser().parse_args(argv)

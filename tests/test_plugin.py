@@ -40,6 +40,40 @@ def test_should_is_warn_must_is_fail_missing_operation_is_unsupported(pytester):
     )
 
 
+BARE_ASSERTS = """
+import pytest
+from helper import check_in_the_harness
+
+@pytest.mark.rfc("5681", "4.2", level="SHOULD")
+def test_should_with_a_bare_assert():
+    assert 3 == 4, "three duplicate ACKs, four expected"
+
+@pytest.mark.rfc("9293", "3.8.6.3", req="MUST-40")
+def test_must_with_a_bare_assert():
+    assert False, "ACK after 800 ms"
+
+@pytest.mark.rfc("5681", "4.2", level="SHOULD")
+def test_assert_in_the_harness():
+    check_in_the_harness()
+"""
+
+
+def test_a_bare_assert_in_a_suite_is_judged_at_the_requirements_level(pytester):
+    """A failed assert written in the test module is a deviation: WARN for a SHOULD, FAIL for
+    a MUST. One raised in the harness's own code is a harness bug: ERROR."""
+    pytester.makepyfile(helper="def check_in_the_harness():\n    assert False, 'a bug'\n")
+    pytester.makepyfile(test_bare=BARE_ASSERTS)
+    verdicts = pytester.path / "verdicts.json"
+    pytester.runpytest_subprocess(f"--verdicts={verdicts}")
+    rows = json.loads(verdicts.read_text())
+    got = {row["nodeid"].split("::")[-1]: row["verdict"] for row in rows}
+    assert got == {
+        "test_should_with_a_bare_assert": "WARN",
+        "test_must_with_a_bare_assert": "FAIL",
+        "test_assert_in_the_harness": "ERROR",
+    }
+
+
 def test_strict_turns_warn_into_fail(pytester):
     pytester.makepyfile(VERDICTS)
     result = pytester.runpytest_subprocess("--strict")

@@ -180,27 +180,17 @@ def create_tester_target(
         plan = [(tester_ns, TESTER_SYSCTLS), (target_ns, target_sysctls)]
         if relay_ns:
             plan.append((relay_ns, TESTER_SYSCTLS))
-        for name, sysctls in plan:
-            _pyroute2_netns().create(name)
-            made.append(name)
-            # Set before the veth exists so that IPv6 never comes up on it.
-            write_sysctls(name, {**sysctls, **bridge_netfilter_off()})
-        if relay_ns:
-            tester_mac, _ = _make_veth(tester_ns, "nc-tester", relay_ns, "nc-ra")
-            _, target_mac = _make_veth(relay_ns, "nc-rb", target_ns, "nc-target")
-            _prepare_relay(relay_ns)
-        else:
-            tester_mac, target_mac = _make_veth(tester_ns, "nc-tester", target_ns, "nc-target")
+        _create_namespaces(plan, made)
+        tester_mac, target_mac = _wire(tester_ns, target_ns, relay_ns)
         if tap:
             _bridge_to_tap(target_ns)
             target_mac, target_if = STACK_MAC, "nc-tap"
-        elif unnumbered:
-            _bring_up(target_ns, "lo")
-            _bring_up(target_ns, "nc-target")
-            target_if, target_ip = "nc-target", ""
         else:
-            _configure_target(target_ns, target_ip, net.prefixlen, tester_ip, tester_mac, gateway)
             target_if = "nc-target"
+            ip = "" if unnumbered else target_ip
+            target_ip = _number_target(
+                target_ns, ip, net.prefixlen, (tester_ip, tester_mac), gateway
+            )
         _bring_up(tester_ns, "nc-tester", promiscuous=promiscuous)
         for ns, ifname in ((tester_ns, "nc-tester"), (target_ns, "nc-target")):
             _offloads_off(ns, ifname)
@@ -211,16 +201,43 @@ def create_tester_target(
         if isinstance(exc, TopologyError | KeyboardInterrupt):
             raise
         raise TopologyError(f"could not build the test topology: {exc}") from exc
-    topo = TesterTarget(
-        tester=Endpoint(tester_ns, "nc-tester", tester_mac, tester_ip),
-        target=Endpoint(target_ns, target_if, target_mac, target_ip),
-        prefixlen=net.prefixlen,
-        gateway=gateway,
-        sysctls=pinned,
-        relay_netns=relay_ns,
-    )
+    tester = Endpoint(tester_ns, "nc-tester", tester_mac, tester_ip)
+    target = Endpoint(target_ns, target_if, target_mac, target_ip)
+    topo = TesterTarget(tester, target, net.prefixlen, gateway, pinned, relay_ns)
     _LIVE.add(topo)
     return topo
+
+
+def _number_target(
+    target_ns: str, ip: str, prefixlen: int, tester: tuple[str, str], gateway: str
+) -> str:
+    """The target end's address, route and neighbours (``tester``: its IP and MAC); with no
+    ``ip`` (a DHCP client will configure it) only the links come up. Returns the address."""
+    if not ip:
+        _bring_up(target_ns, "lo")
+        _bring_up(target_ns, "nc-target")
+        return ""
+    _configure_target(target_ns, ip, prefixlen, *tester, gateway)
+    return ip
+
+
+def _create_namespaces(plan: list[tuple[str, Mapping[str, str]]], made: list[str]) -> None:
+    """Each namespace with its sysctls; ``made`` lists what exists, for the clean-up."""
+    for name, sysctls in plan:
+        _pyroute2_netns().create(name)
+        made.append(name)
+        # Set before the veth exists so that IPv6 never comes up on it.
+        write_sysctls(name, {**sysctls, **bridge_netfilter_off()})
+
+
+def _wire(tester_ns: str, target_ns: str, relay_ns: str | None) -> tuple[str, str]:
+    """The veth pair (two, through the relay, when there is one); the two ends' MACs."""
+    if not relay_ns:
+        return _make_veth(tester_ns, "nc-tester", target_ns, "nc-target")
+    tester_mac, _ = _make_veth(tester_ns, "nc-tester", relay_ns, "nc-ra")
+    _, target_mac = _make_veth(relay_ns, "nc-rb", target_ns, "nc-target")
+    _prepare_relay(relay_ns)
+    return tester_mac, target_mac
 
 
 def _make_veth(ns_a: str, name_a: str, ns_b: str, name_b: str) -> tuple[str, str]:

@@ -47,10 +47,18 @@ class Entry:
         )
 
 
+def catalogue_files() -> list[Path]:
+    """The main catalogue and any protocol package's own (harness/icmp/requirements.toml)."""
+    return [CATALOGUE, *sorted(Path(__file__).parents[2].glob("*/requirements.toml"))]
+
+
 @cache
 def entries() -> tuple[Entry, ...]:
-    data = tomllib.loads(CATALOGUE.read_text())
-    return tuple(Entry(**item) for item in data["requirement"])
+    found: list[Entry] = []
+    for path in catalogue_files():
+        data = tomllib.loads(path.read_text())
+        found += [Entry(**item) for item in data["requirement"]]
+    return tuple(found)
 
 
 def lookup(marker: Marker) -> Entry:
