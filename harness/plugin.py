@@ -119,9 +119,7 @@ OPTIONS: list[tuple[str, dict[str, Any]]] = [
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("netconform", "protocol conformance (netconform)")
-    for flag, settings in OPTIONS:
-        group.addoption(flag, **settings)
+    run_config.add_options(parser, OPTIONS)
 
 
 # --strict is pytest's own option (strict markers, xfail, ...); netconform reads it too:

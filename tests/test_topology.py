@@ -1,4 +1,5 @@
-"""Namespaces and veth pairs: built as DESIGN.md says, and removed whatever happens."""
+"""Namespaces and veth pairs: built as harness.core.topology describes, and removed whatever
+happens."""
 
 import os
 import subprocess

@@ -10,8 +10,9 @@ test's cases under ``CASES_KEY``.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import pytest
 
@@ -44,11 +45,23 @@ class EvidenceSource(Protocol):
 
 
 CASES_KEY = pytest.StashKey[list[EvidenceSource]]()
+CaseT = TypeVar("CaseT", bound="Case")
 
 
 def register_case(item: pytest.Item, source: EvidenceSource) -> None:
     """Make ``source``'s evidence part of the test's report, pass or fail."""
     item.stash.setdefault(CASES_KEY, []).append(source)
+
+
+def for_the_test(request: pytest.FixtureRequest, case: CaseT) -> Iterator[CaseT]:
+    """What a protocol's case fixture yields from: the case, titled after the test, its
+    evidence registered for the report, finished when the test is over."""
+    case.title = request.node.name
+    register_case(request.node, case)
+    try:
+        yield case
+    finally:
+        case.finish()
 
 
 class Case:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,13 @@ from harness.core.tolerance import Tolerance
 
 ENVIRONMENT_KEY = pytest.StashKey[dict[str, str]]()
 DEFAULT_PCAP_DIR = Path("reports/pcaps")
+
+
+def add_options(parser: pytest.Parser, options: list[tuple[str, dict[str, Any]]]) -> None:
+    """Declare ``options`` (flag, argparse settings) in netconform's group of pytest's help."""
+    group = parser.getgroup("netconform", "protocol conformance (netconform)")
+    for flag, settings in options:
+        group.addoption(flag, **settings)
 
 
 def limits(config: pytest.Config) -> Limits:

@@ -1,4 +1,5 @@
-"""Network namespaces and veth pairs for a test run, with DESIGN.md's measured facts applied.
+"""Network namespaces and veth pairs for a test run, with the facts measured on this kind of
+machine applied (offloads off, sysctls pinned, bridge netfilter off; see the README).
 
 A TesterTarget pair is two namespaces joined by one veth pair:
 

@@ -279,7 +279,7 @@ class Kea(DhcpServerTarget):
         }
         path = self.workdir / "kea-dhcp4.conf"
         path.write_text(json.dumps(config, indent=2))
-        # DESIGN.md: Kea's configuration is checked inside the namespace (it looks up the
+        # Kea's configuration is checked inside the namespace (it looks up the
         # interface there).
         result = subprocess.run(
             ["ip", "netns", "exec", self.netns, "kea-dhcp4", "-t", str(path)],

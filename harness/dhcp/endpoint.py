@@ -7,6 +7,9 @@ import sys
 import time
 from pathlib import Path
 
+from reference_impl.dhcp.packets import DhcpPacket, decode
+from reference_impl.wire.errors import WireError
+
 
 def interface_mac(iface: str) -> str:
     return Path(f"/sys/class/net/{iface}/address").read_text().strip()
@@ -23,6 +26,20 @@ def open_sockets(iface: str, ethertype: int, port: int) -> tuple[socket.socket, 
     udp.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, iface.encode())
     udp.bind(("0.0.0.0", port))
     return raw, udp
+
+
+def incoming(who: str, frame: bytes, port: int) -> DhcpPacket | None:
+    """The DHCP packet in ``frame`` if it is for ``port``, logged as received; a malformed
+    one is logged and dropped."""
+    try:
+        packet = decode(frame)
+    except WireError as exc:
+        log(who, f"dropped a malformed DHCP frame: {exc}")
+        return None
+    if packet is None or packet.dport != port:
+        return None
+    log(who, f"<- {packet.summary()}")
+    return packet
 
 
 def log(who: str, text: str) -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from harness.core import config as run_config
 from harness.core import registry
-from harness.core.case import register_case
+from harness.core.case import for_the_test, register_case
 from harness.core.cgroups import Limits
 from harness.core.doctor import require_runtime
 from harness.core.errors import SetupError
@@ -70,9 +70,7 @@ OPTIONS: list[tuple[str, dict[str, Any]]] = [
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("netconform", "protocol conformance (netconform)")
-    for flag, settings in OPTIONS:
-        group.addoption(flag, **settings)
+    run_config.add_options(parser, OPTIONS)
 
 
 def servers(config: pytest.Config) -> list[str]:
@@ -198,13 +196,12 @@ def dhcp_client_bed(request: pytest.FixtureRequest) -> Iterator[DhcpClientBed]:
 
 
 @pytest.fixture
-def dhcp_server(request: pytest.FixtureRequest, dhcp_server_bed: DhcpServerBed) -> ServerCase:
+def dhcp_server(
+    request: pytest.FixtureRequest, dhcp_server_bed: DhcpServerBed
+) -> Iterator[ServerCase]:
     """One test against a DHCP server target: ``case.clients`` makes up clients."""
     dhcp_server_bed.ensure_alive()
-    case = ServerCase(dhcp_server_bed)
-    case.title = request.node.name
-    register_case(request.node, case)
-    return case
+    yield from for_the_test(request, ServerCase(dhcp_server_bed))
 
 
 @pytest.fixture
@@ -213,13 +210,7 @@ def dhcp_client(
 ) -> Iterator[ClientCase]:
     """One test against a DHCP client target: ``case.start()`` starts the client;
     ``case.server`` answers it."""
-    case = ClientCase(dhcp_client_bed)
-    case.title = request.node.name
-    register_case(request.node, case)
-    try:
-        yield case
-    finally:
-        case.finish()
+    yield from for_the_test(request, ClientCase(dhcp_client_bed))
 
 
 # -- how daemons' failures count -----------------------------------------------------------

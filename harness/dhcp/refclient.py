@@ -32,12 +32,10 @@ from reference_impl.dhcp.packets import (
     SERVER_PORT,
     DhcpPacket,
     arp_frame,
-    decode,
     decode_arp,
     encode,
 )
 from reference_impl.wire import arp
-from reference_impl.wire.errors import WireError
 
 ETH_P_ALL = 0x0003
 ARP_PROBE_WAIT_S = 1.0  # RFC 5227 2.1.1 allows 1-2 s; one probe, then decide
@@ -84,14 +82,9 @@ class ClientProcess:
             self.apply()
 
     def on_frame(self, frame: bytes) -> None:
-        try:
-            packet = decode(frame)
-        except WireError as exc:
-            log(f"dropped a malformed DHCP frame: {exc}")
+        packet = endpoint.incoming("refclient", frame, CLIENT_PORT)
+        if packet is None:
             return
-        if packet is None or packet.dport != CLIENT_PORT:
-            return
-        log(f"<- {packet.summary()}")
         before = self.client.state
         self.send(self.client.receive(packet.message, now=now_us()))
         if self.client.state == ClientState.CHECKING and before != ClientState.CHECKING:

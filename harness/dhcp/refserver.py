@@ -22,9 +22,8 @@ from harness.core.clock import wall_us
 from harness.dhcp import endpoint
 from harness.dhcp.endpoint import interface_mac, open_sockets
 from harness.dhcp.store import SqliteLeaseStore
-from reference_impl.dhcp.packets import SERVER_PORT, DhcpPacket, decode, encode
+from reference_impl.dhcp.packets import SERVER_PORT, DhcpPacket, encode
 from reference_impl.dhcp.server import DhcpServer, Reply, ServerConfig
-from reference_impl.wire.errors import WireError
 
 ETH_P_IP = 0x0800
 
@@ -56,14 +55,9 @@ class ServerProcess:
             self.server.on_timer(now=wall_us())
 
     def on_frame(self, frame: bytes) -> None:
-        try:
-            packet = decode(frame)
-        except WireError as exc:
-            log(f"dropped a malformed DHCP frame: {exc}")
+        packet = endpoint.incoming("refserver", frame, SERVER_PORT)
+        if packet is None or packet.message.op != 1:
             return
-        if packet is None or packet.dport != SERVER_PORT or packet.message.op != 1:
-            return
-        log(f"<- {packet.summary()}")
         dropped = len(self.server.dropped)
         for reply in self.server.handle(packet.message, now=wall_us()):
             self.send(reply)

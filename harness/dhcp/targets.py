@@ -4,6 +4,7 @@ observation: its deviations are findings, recorded in the report."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from harness.core.registry import (
@@ -31,34 +32,22 @@ def _factory(cls: type[DhcpDaemon]) -> Callable[[TesterTarget, TargetSettings], 
     return make
 
 
-def _server(cls: type[DhcpDaemon], package: str = "", binary: str = "", settings: str = "") -> None:
-    register(
-        TargetKind(
-            cls.name,
-            DHCP_SERVER,
-            _factory(cls),
-            SERVER_TOPOLOGY,
-            package=package,
-            binary=binary,
-            settings=settings,
-            third_party=bool(package),
-        )
-    )
+def _register(
+    role: str, cls: type[DhcpDaemon], package: str = "", binary: str = "", settings: str = ""
+) -> None:
+    """A daemon kind; a third-party one comes with its Debian package, its binary and the
+    settings the harness gives it (shown in the report)."""
+    topology = SERVER_TOPOLOGY if role == DHCP_SERVER else CLIENT_TOPOLOGY
+    kind = TargetKind(cls.name, role, _factory(cls), topology, package, binary, settings)
+    register(dataclasses.replace(kind, third_party=bool(package)))
 
 
-def _client(cls: type[DhcpDaemon], package: str = "", binary: str = "", settings: str = "") -> None:
-    register(
-        TargetKind(
-            cls.name,
-            DHCP_CLIENT,
-            _factory(cls),
-            CLIENT_TOPOLOGY,
-            package=package,
-            binary=binary,
-            settings=settings,
-            third_party=bool(package),
-        )
-    )
+def _server(cls: type[DhcpDaemon], *package_binary_settings: str) -> None:
+    _register(DHCP_SERVER, cls, *package_binary_settings)
+
+
+def _client(cls: type[DhcpDaemon], *package_binary_settings: str) -> None:
+    _register(DHCP_CLIENT, cls, *package_binary_settings)
 
 
 _server(daemons.RefServer)

@@ -71,9 +71,7 @@ OPTIONS: list[tuple[str, dict[str, Any]]] = [
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("netconform", "protocol conformance (netconform)")
-    for flag, settings in OPTIONS:
-        group.addoption(flag, **settings)
+    run_config.add_options(parser, OPTIONS)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -169,18 +169,7 @@ class LinuxAgent:
         sock = self._get(request)
         limit, wanted = int(request.get("max", 65536)), int(request.get("min", 1))
         chunks: list[bytes] = []
-        got, eof = 0, False
-        if wanted > 0 and limit > 0:
-            seconds = float(request.get("timeout", 5.0))
-            room = lambda: limit - got  # noqa: E731  (the room left at each read)
-            for chunk in _chunks(sock, seconds, room):
-                if not chunk:
-                    eof = True
-                    break
-                chunks.append(chunk)
-                got += len(chunk)
-                if got >= wanted or got >= limit:
-                    break
+        eof = _read(sock, float(request.get("timeout", 5.0)), wanted, limit, chunks.append)
         data = b"".join(chunks)
         return {"data": base64.b64encode(data).decode(), "size": len(data), "eof": eof}
 
@@ -189,19 +178,14 @@ class LinuxAgent:
         bulk transfers are checked without shipping the bytes through the protocol."""
         sock = self._get(request)
         size = int(request["size"])
-        digest, got, eof = hashlib.sha256(), 0, False
-        if size > 0:
-            seconds = float(request.get("timeout", 60.0))
-            room = lambda: min(1 << 20, size - got)  # noqa: E731  (left at each read)
-            for chunk in _chunks(sock, seconds, room):
-                if not chunk:
-                    eof = True
-                    break
-                digest.update(chunk)
-                got += len(chunk)
-                if got >= size:
-                    break
-        return {"size": got, "sha256": digest.hexdigest(), "eof": eof}
+        digest, counted = hashlib.sha256(), [0]
+
+        def take(chunk: bytes) -> None:
+            digest.update(chunk)
+            counted[0] += len(chunk)
+
+        eof = _read(sock, float(request.get("timeout", 60.0)), size, size, take)
+        return {"size": counted[0], "sha256": digest.hexdigest(), "eof": eof}
 
     def shutdown(self, request: dict[str, Any]) -> dict[str, Any]:
         how = SHUTDOWN_HOW.get(str(request.get("how", "wr")))
@@ -261,18 +245,31 @@ def _wait_connected(sock: socket.socket, timeout: float) -> None:
         )
 
 
-def _chunks(sock: socket.socket, seconds: float, room: Callable[[], int]) -> Iterator[bytes]:
-    """What a socket delivers within ``seconds``, ``room()`` bytes at most per read; an
-    empty chunk is the peer's EOF. The socket is left non-blocking."""
+def _read(
+    sock: socket.socket, seconds: float, wanted: int, most: int, take: Callable[[bytes], object]
+) -> bool:
+    """Hand what ``sock`` delivers to ``take`` until ``wanted`` bytes came (never reading more
+    than ``most``) or ``seconds`` passed; True if the peer's EOF came first. The socket is
+    left non-blocking."""
     sock.setblocking(False)
+    got = 0
 
     def one(timeout: float) -> bytes | None:
         if not select.select([sock], [], [], timeout)[0]:
             return None
         with _os_errors():
-            return sock.recv(room())
+            return sock.recv(min(1 << 20, most - got))
 
-    return receive_until(one, seconds)
+    if wanted <= 0 or most <= 0:
+        return False
+    for chunk in receive_until(one, seconds):
+        if not chunk:
+            return True
+        take(chunk)
+        got += len(chunk)
+        if got >= min(wanted, most):
+            break
+    return False
 
 
 @contextlib.contextmanager

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
-from harness.core.case import register_case
+from harness.core.case import for_the_test
 from harness.core.tolerance import Tolerance
 from harness.hosts.bed import TestBed
 from harness.icmp.case import IcmpCase
 
 
 @pytest.fixture
-def icmp(request: pytest.FixtureRequest, target: TestBed, tolerance: Tolerance) -> IcmpCase:
+def icmp(
+    request: pytest.FixtureRequest, target: TestBed, tolerance: Tolerance
+) -> Iterator[IcmpCase]:
     target.ensure_alive()
-    case = IcmpCase(target, tolerance)
-    case.title = request.node.name
-    register_case(request.node, case)
-    return case
+    yield from for_the_test(request, IcmpCase(target, tolerance))

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.core.case import register_case
+from harness.core.case import for_the_test
 from harness.core.tolerance import Tolerance
 from harness.hosts.bed import TestBed
 from harness.tcp.case import TcpCase
@@ -17,10 +17,5 @@ def tcp(request: pytest.FixtureRequest, target: TestBed, tolerance: Tolerance) -
     """One test's TCP context. Its capture and control transcript are attached to the
     test when its body ends; teardown resets what is left."""
     target.ensure_alive()
-    case = TcpCase(target, profile=request.config.getoption("profile"), tolerance=tolerance)
-    case.title = request.node.name
-    register_case(request.node, case)
-    try:
-        yield case
-    finally:
-        case.finish()
+    profile = request.config.getoption("profile")
+    yield from for_the_test(request, TcpCase(target, profile=profile, tolerance=tolerance))

@@ -207,7 +207,7 @@ def test_xid_is_new_after_a_restart(dhcp_client: ClientCase) -> None:
         xids.append(seen.packet.message.xid)
         dhcp_client.client.stop()
         dhcp_client.client.wipe_state()
-    dhcp_client.measure("xids", ", ".join(f"0x{x:08x}" for x in xids))
+    dhcp_client.record("xids", ", ".join(f"0x{x:08x}" for x in xids))
     if xids[0] == xids[1]:
         raise server.failure(f"both starts used xid 0x{xids[0]:08x}")
 
@@ -282,7 +282,7 @@ def test_renews_at_t1(recording: RecordingView, tolerance: Tolerance) -> None:
     if not requests:
         raise recording.failure(f"no REQUEST to renew the lease before T2 ({CLIENT_T2_S} s)")
     first = since_ack(recording, requests[0])
-    recording.measure("first RENEW after the ACK", f"{first:.3f} s (T1 = {CLIENT_T1_S} s)")
+    recording.measure(f"first RENEW after the ACK (T1 = {CLIENT_T1_S} s)", first)
     if first > late_by(CLIENT_T1_S, tolerance):
         raise recording.failure(
             f"the first RENEW came {first:.1f} s after the ACK, T1 is {CLIENT_T1_S} s "
@@ -351,7 +351,7 @@ def test_rebinds_by_broadcast_from_t2(recording: RecordingView, tolerance: Toler
             f"({CLIENT_LEASE_S} s)"
         )
     first = since_ack(recording, broadcast[0])
-    recording.measure("first REBIND after the ACK", f"{first:.3f} s (T2 = {CLIENT_T2_S} s)")
+    recording.measure(f"first REBIND after the ACK (T2 = {CLIENT_T2_S} s)", first)
 
 
 @pytest.mark.recorded("lifecycle")
@@ -368,7 +368,7 @@ def test_address_is_given_up_when_the_lease_expires(recording: RecordingView) ->
         if any(a.split("/")[0] == address for a in addrs)
     ]
     last = (max(still) - acked) / 1e9 if still else None
-    recording.measure(
+    recording.record(
         "address last seen on the interface",
         "never" if last is None else f"{last:.1f} s after the ACK (lease: {CLIENT_LEASE_S} s)",
     )
@@ -407,7 +407,7 @@ def backoff(case: ClientCase) -> dict:
 
 def discover_gaps(rec: RecordingView, wanted: int) -> list[float]:
     gaps = rec.fact("gaps")
-    rec.measure("gaps between DISCOVERs", ", ".join(f"{g:.3f} s" for g in gaps) or "none")
+    rec.record("gaps between DISCOVERs", ", ".join(f"{g:.3f} s" for g in gaps) or "none")
     if len(gaps) < wanted:
         raise ScenarioNotReached(
             "DISCOVER retransmissions", f"{len(gaps) + 1} DISCOVER(s) in {BACKOFF_WATCH_S:.0f} s"
@@ -428,7 +428,7 @@ def test_retransmission_backoff_is_randomized_and_exponential(recording: Recordi
     if repeats >= 2:
         raise recording.failure(f"delays {shown} s repeat to the millisecond: not randomized")
     growth = (gaps[2] + gaps[3]) / (gaps[0] + gaps[1])
-    recording.measure("growth (delays 3 and 4 over delays 1 and 2)", f"{growth:.2f}")
+    recording.record("growth (delays 3 and 4 over delays 1 and 2)", f"{growth:.2f}")
     if growth < GROWTH:
         raise NotObserved(
             f"randomized delays {shown} s; delays 3 and 4 are {growth:.2f} times delays 1 and 2,"
@@ -507,7 +507,7 @@ def settle_releases(rec: RecordingView, judged: list[tuple[str, Seen]]) -> None:
 def test_release_is_sent_when_the_lease_is_given_up(recording: RecordingView) -> None:
     attempts = recording.fact("attempts")
     seen = len(releases(recording))
-    recording.measure("RELEASE on the wire", f"in {seen} of {len(attempts)} attempts")
+    recording.record("RELEASE on the wire", f"in {seen} of {len(attempts)} attempts")
     if seen < len(attempts):
         raise NotObserved(
             f"asked to give up its lease {len(attempts)} times, the client put a RELEASE on "
@@ -578,7 +578,7 @@ def restarted_after_decline(server: ServerPeer) -> bool:
 @pytest.mark.rfc("2131", "4.4.1", req="address-checked-before-use")
 def test_offered_address_is_checked_before_use(recording: RecordingView) -> None:
     taken, probes = recording.fact("taken"), recording.fact("probes")
-    recording.measure("ARP requests for the offered address", str(probes))
+    recording.record("ARP requests for the offered address", probes)
     if not probes:
         raise recording.failure(f"no ARP check of {taken} before using it")
 
@@ -631,6 +631,6 @@ def test_client_waits_ten_seconds_after_decline(
     if not restarts:
         raise Unsupported("no DISCOVER after the DECLINE to time")
     gap = (restarts[0].ts_ns - decline.ts_ns) / 1e9
-    recording.measure("DECLINE to the next DISCOVER", f"{gap:.3f} s")
+    recording.measure("DECLINE to the next DISCOVER", gap)
     if gap < DECLINE_WAIT_S - tolerance.slack(DECLINE_WAIT_S):
         raise recording.failure(f"DISCOVER {gap:.3f} s after DECLINE (at least 10 s expected)")

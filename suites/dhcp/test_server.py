@@ -156,7 +156,7 @@ def test_offer_carries_the_lease_time(dhcp_server: ServerCase) -> None:
 def test_ack_carries_the_lease_time(dhcp_server: ServerCase) -> None:
     _client, _offer, ack = offer_and_ack(dhcp_server)
     must_carry(dhcp_server, ack, LEASE_TIME, "IP address lease time")
-    dhcp_server.measure("lease time", f"{ack.message.option_u32(LEASE_TIME)} s")
+    dhcp_server.record("lease time", f"{ack.message.option_u32(LEASE_TIME)} s")
 
 
 def client_only_options(case: ServerCase, reply: DhcpPacket) -> None:
@@ -189,7 +189,7 @@ def test_requested_parameters_the_server_has_are_supplied(dhcp_server: ServerCas
     (subnet mask and router, on every server target) are in the ACK."""
     _client, _offer, ack = offer_and_ack(dhcp_server, parameters=ASK_EVERYTHING)
     missing = [name for code, name in CONFIGURED.items() if ack.message.option(code) is None]
-    dhcp_server.measure("options in the ACK", str([code for code, _ in ack.message.options]))
+    dhcp_server.record("options in the ACK", [code for code, _ in ack.message.options])
     if missing:
         raise dhcp_server.clients.failure(
             f"asked for {list(ASK_EVERYTHING)}, the ACK lacks the configured {', '.join(missing)}"
@@ -253,7 +253,7 @@ def test_lease_timers_are_in_order_also_after_a_renewal(dhcp_server: ServerCase)
         )
     for what, reply in (("ACK", ack), ("ACK to the renewal", renewed)):
         t1, t2, lease = timers(reply)
-        dhcp_server.measure(f"{what}: T1, T2, lease", f"{t1}, {t2}, {lease} s")
+        dhcp_server.record(f"{what}: T1, T2, lease", f"{t1}, {t2}, {lease} s")
         if t1 is not None and t2 is not None and lease is not None and not t1 < t2 < lease:
             raise clients.failure(f"{what}: T1 {t1} s, T2 {t2} s, lease {lease} s: not in order")
         if lease is not None and any(t is not None and t >= lease for t in (t1, t2)):

@@ -49,7 +49,12 @@ def test_the_reply_comes_from_the_address_pinged(icmp):
 
 @pytest.mark.rfc("1122", "3.2.2", req="unknown-type-discarded")
 def test_a_message_of_unknown_type_draws_nothing(icmp):
+    """Silence proves something only from a host that answers: an echo request after the
+    unknown message must still draw its reply, or the scenario was not reached."""
     icmp.peer.send(Icmp(UNASSIGNED_TYPE, 0, b"\x00\x00\x00\x00", b"unknown"))
     answered = icmp.peer.receive(QUIET_S)
+    with icmp.precondition("a host that answers echo requests (test_an_echo_request_is_answered)"):
+        if not ping(icmp, 4, b"alive?"):
+            raise ConformanceFailure(f"no echo reply within {PROMPT_S:.0f} s")
     if answered:
         raise ConformanceFailure(f"the target answered: {answered[0].describe()}")
