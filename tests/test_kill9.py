@@ -33,6 +33,11 @@ def leftovers_of(pid: int) -> dict[str, list]:
     }
 
 
+def target_processes(pid: int) -> list[int]:
+    names = [n for n in topology.our_namespaces() if n.startswith(f"ncf-{pid}-")]
+    return [p for n in names if n.endswith("-target") for p in topology._pids_in(n)]
+
+
 def alive(pids):
     """The PIDs still running (a zombie waiting for its reaper is not)."""
     running = []
@@ -66,7 +71,9 @@ def test_the_next_plain_pytest_removes_what_a_killed_one_left(suite):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             left = leftovers_of(run.pid)
-            if left["processes"]:  # the target runs in its namespace
+            # The target runs in its namespace and its cgroup (not a helper that sets a
+            # sysctl while the namespaces are being made).
+            if left["cgroups"] and target_processes(run.pid):
                 break
             time.sleep(0.2)
         else:
