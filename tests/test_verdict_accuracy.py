@@ -16,6 +16,7 @@ pytestmark = pytest.mark.needs_root
 REPO = Path(__file__).resolve().parent.parent
 QUIRKY = REPO / "tests" / "stacks" / "quirky.py"
 TCP = REPO / "suites" / "tcp"
+ICMP = REPO / "suites" / "icmp"
 
 
 def quirky(*quirks: str) -> str:
@@ -26,11 +27,11 @@ def quirky(*quirks: str) -> str:
     )
 
 
-def verdicts(pytester, target: str, *tests: str) -> dict[str, str]:
+def verdicts(pytester, target: str, *tests: str, suite: Path = TCP) -> dict[str, str]:
     """{test name: verdict} for the given suite tests (FILE::NAME) against ``target``."""
     out = pytester.path / "verdicts.json"
     pytester.runpytest_subprocess(
-        *[f"{TCP / test}" for test in tests],
+        *[f"{suite / test}" for test in tests],
         f"--target={target}",
         f"--verdicts={out}",
         "-p",
@@ -110,4 +111,16 @@ def test_a_stack_that_sends_nothing_never_passes(pytester):
         "test_syn_ack_acknowledges_isn_plus_one": "FAIL",
         "test_half_close_lets_data_flow_the_other_way": "ERROR",
         "test_hole_fill_is_acknowledged_at_once": "ERROR",
+    }
+
+
+def test_a_host_that_never_answers_a_ping_is_reported_once(pytester):
+    """The silence is the echo test's FAIL; the checks of a reply's contents, and the
+    unknown-type check (silence proves nothing from a silent host), are UNSUPPORTED."""
+    got = verdicts(pytester, quirky("silent"), "test_echo.py", suite=ICMP)
+    assert got == {
+        "test_an_echo_request_is_answered": "FAIL",
+        "test_the_reply_returns_identifier_sequence_and_data": "UNSUPPORTED",
+        "test_the_reply_comes_from_the_address_pinged": "UNSUPPORTED",
+        "test_a_message_of_unknown_type_draws_nothing": "UNSUPPORTED",
     }
