@@ -9,6 +9,7 @@ from pathlib import Path
 
 from harness import protocols
 from harness.core import registry
+from harness.core.baseline import EXIT_DEVIATION, EXIT_ERROR, EXIT_OK
 from harness.core.errors import SetupError
 from harness.core.registry import DHCP_CLIENT, DHCP_SERVER
 from harness.core.signals import install_interrupt_handlers
@@ -110,6 +111,26 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="suite folder or test file (default: all suites)",
     )
     run.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    run.add_argument(
+        "--baseline",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        help="known deviations (TOML), repeatable: only a deviation no baseline knows, or an "
+        "entry that no longer holds, fails the run (the shipped baselines always apply)",
+    )
+    run.add_argument(
+        "--update-baseline",
+        action="store_true",
+        help="rewrite the one --baseline FILE with the deviations this run found",
+    )
+    run.add_argument(
+        "--history",
+        type=Path,
+        metavar="DIR",
+        help="keep the report's history in DIR: runs that share it show trends and each "
+        "test's history (Allure's), flaky tests included",
+    )
     run.set_defaults(func=cmd_run)
 
 
@@ -222,6 +243,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         *(args.suite or _default_suites(args)),
         *[f"--target={t}" for t in targets],
         *dhcp_args,
+        *[f"--baseline={path}" for path in args.baseline or []],
+        *(["--update-baseline"] if args.update_baseline else []),
         f"--alluredir={RESULTS_DIR}",
         "--junitxml=reports/junit.xml",
         f"--verdicts={VERDICTS_FILE}",
@@ -237,17 +260,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             flush=True,
         )
     code = int(pytest.main(pytest_args))
-    if code == pytest.ExitCode.INTERRUPTED:
-        return 130
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         print("netconform: no tests were collected", file=sys.stderr)
-        return int(code)
-    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        return int(code)
-    if not args.no_report:
-        index = _build_report()
+    if code in (EXIT_OK, EXIT_DEVIATION, EXIT_ERROR) and not args.no_report:
+        index = _build_report(args.history)
         print(f"netconform: HTML report at {index}")
-    return int(code)
+    return code
 
 
 def _default_suites(args: argparse.Namespace) -> list[str]:
@@ -267,10 +285,10 @@ def _clear(directory: Path) -> None:
             entry.unlink()
 
 
-def _build_report() -> Path:
+def _build_report(history: Path | None = None) -> Path:
     from harness.report.allure_report import build_html
 
-    return build_html(RESULTS_DIR, REPORT_DIR).resolve()
+    return build_html(RESULTS_DIR, REPORT_DIR, history=history).resolve()
 
 
 def cmd_report(_args: argparse.Namespace) -> int:

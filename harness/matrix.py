@@ -6,6 +6,7 @@ each in namespaces of its own and under a time limit, then a matrix of stacks x 
     cmd = "python3 alice/stack.py --tap {tap} --ip {ip}/{prefix} --mac {mac}"
     timeout = 600          # seconds for the whole run of this stack (default 900)
     start_timeout = 60     # seconds from start to its answer to hello (default 30)
+    baseline = "alice.toml"  # its known deviations, beside this file (optional)
 
 Only the tests whose subject is the stack run (the TCP, ICMP and on-link suites; not the subnet
 calculator's or the DHCP daemons'). A stack's score is the requirements it passed over the
@@ -52,6 +53,7 @@ class Stack:
     cmd: str
     timeout: float = DEFAULT_TIMEOUT_S
     start_timeout: float = DEFAULT_START_TIMEOUT_S
+    baseline: Path | None = None  # its known deviations (harness.core.baseline)
 
     @property
     def slug(self) -> str:
@@ -138,7 +140,7 @@ def _stack(path: Path, i: int, entry: object) -> Stack:
         raise SetupError(f"{path}: stack #{i} needs a name (a string)")
     if not isinstance(cmd, str) or not cmd.strip():
         raise SetupError(f"{path}: stack {name!r} needs a cmd (a string)")
-    unknown = set(entry) - {"name", "cmd", "timeout", "start_timeout"}
+    unknown = set(entry) - {"name", "cmd", "timeout", "start_timeout", "baseline"}
     if unknown:
         raise SetupError(f"{path}: stack {name!r} has unknown key(s) {', '.join(sorted(unknown))}")
     from harness.hosts.spec import parse_target
@@ -149,7 +151,22 @@ def _stack(path: Path, i: int, entry: object) -> Stack:
         cmd,
         _seconds(path, name, entry, "timeout", DEFAULT_TIMEOUT_S, 7 * 86400),
         _seconds(path, name, entry, "start_timeout", DEFAULT_START_TIMEOUT_S, 3600),
+        _baseline(path, name, entry),
     )
+
+
+def _baseline(path: Path, name: str, entry: dict[str, Any]) -> Path | None:
+    """The stack's ``baseline`` file, relative to the stacks file, checked now."""
+    value = entry.get("baseline")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise SetupError(f"{path}: stack {name!r}: baseline is a file name (a string)")
+    file = (path.parent / value).resolve()
+    from harness.core import baseline
+
+    baseline.load([file])  # a missing or broken file is one clear error, before anything runs
+    return file
 
 
 def _seconds(path: Path, name: str, entry: dict, key: str, default: float, most: float) -> float:
@@ -202,6 +219,7 @@ def _run_stack(stack: Stack, suites: list[str], folder: Path, extra: list[str]) 
         f"--alluredir={results_dir}",
         f"--junitxml={folder / 'junit.xml'}",
         f"--pcap-dir={folder / 'pcaps'}",
+        *([f"--baseline={stack.baseline}"] if stack.baseline else []),
         "-q",
         "-p",
         "no:cacheprovider",

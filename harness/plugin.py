@@ -37,9 +37,10 @@ from harness.core.verdicts import (
     deviation_verdict,
     suite_assertion,
 )
+from harness.gate import Gate
 from harness.report import allure_report
 
-VERDICT_LOG = "netconform_verdict_log"
+VERDICT_LOG, GATE = "netconform_verdict_log", "netconform_gate"
 INFO_KEY, WARNING_KEY = "netconform_info", "netconform_warning"
 
 
@@ -115,6 +116,40 @@ OPTIONS: list[tuple[str, dict[str, Any]]] = [
             help="where each test's capture is written (default reports/pcaps)",
         ),
     ),
+    (
+        "--baseline",
+        dict(
+            action="append",
+            default=[],
+            metavar="FILE",
+            help="known deviations (TOML), repeatable, beside the shipped ones: a deviation "
+            "not in any baseline fails the run, and so does an entry that no longer holds",
+        ),
+    ),
+    (
+        "--baseline-only",
+        dict(
+            action="store_true",
+            help="use only the --baseline files given, not the ones netconform ships",
+        ),
+    ),
+    (
+        "--update-baseline",
+        dict(
+            action="store_true",
+            help="rewrite the one --baseline FILE with this run's deviations",
+        ),
+    ),
+    (
+        "--timing-scale",
+        dict(
+            type=float,
+            default=None,
+            metavar="X",
+            help="multiply every time window and wait by X on a slow machine (default 1, or "
+            f"${run_config.TIMING_SCALE_ENV}); shown in the report",
+        ),
+    ),
 ]
 
 
@@ -130,9 +165,11 @@ def pytest_configure(config: pytest.Config) -> None:
     install_interrupt_handlers()
     if not hasattr(config, "workerinput"):  # xdist workers are children of a live run
         remove_dead_runs()
-    config.pluginmanager.register(VerdictLog(), VERDICT_LOG)
+    log = VerdictLog()
+    config.pluginmanager.register(log, VERDICT_LOG)
+    config.pluginmanager.register(Gate(config, log), GATE)
     if config.getoption("repeat") < 1:
-        raise pytest.UsageError("--repeat must be at least 1")
+        run_config.usage_error("--repeat must be at least 1")
     _limits_checked(config)
     config.addinivalue_line(
         "markers",
@@ -144,6 +181,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _limits_checked(config: pytest.Config) -> None:
     run_config.limits(config)
+    run_config.timing_scale(config)
 
 
 def _add_run_environment(config: pytest.Config) -> None:
@@ -155,6 +193,7 @@ def _add_run_environment(config: pytest.Config) -> None:
             "strict": str(bool(config.getoption("strict"))),
             "timing.tolerance": f"max({config.getoption('timing_floor')} ms, "
             f"{config.getoption('timing_pct')} %)",
+            "timing.scale": f"{run_config.timing_scale(config):g}",
         },
     )
 
@@ -166,7 +205,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             try:
                 catalogue.requirement(mark.args, dict(mark.kwargs))
             except ValueError as exc:
-                raise pytest.UsageError(f"{item.nodeid}: bad rfc marker: {exc}") from None
+                run_config.usage_error(f"{item.nodeid}: bad rfc marker: {exc}")
 
 
 def requirement_of(item: pytest.Item) -> Requirement | None:
@@ -318,7 +357,7 @@ def pytest_fixture_setup(
     except Unsupported as exc:
         pytest.skip(f"UNSUPPORTED: {exc}")
     except SetupError as exc:
-        pytest.exit(f"netconform: {exc}", returncode=4)
+        run_config.usage_error(str(exc))
 
 
 def record_info(item: pytest.Item, text: str) -> None:

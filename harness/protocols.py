@@ -46,6 +46,11 @@ def load_targets() -> None:
         importlib.import_module(module)
 
 
+def shipped_baselines() -> list[Path]:
+    """The known deviations protocol packages ship (harness/dhcp/baseline.toml)."""
+    return sorted(Path(harness.__file__).parent.glob("*/baseline.toml"))
+
+
 def protocol_of(item: pytest.Item) -> str:
     """The suite folder a test lives in, as the report's label: TCP, DHCP, SUBNET, ICMP."""
     return Path(str(item.path)).parent.name.upper()

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -126,6 +127,21 @@ def test_run_builds_the_html_report(tmp_path):
     assert summary["stats"] == {"total": 2, "passed": 2}  # one test, two built-in targets
     assert (tmp_path / "reports" / "junit.xml").exists()
     assert list((tmp_path / "reports" / "pcaps").glob("*.pcap"))
+
+
+@pytest.mark.needs_root
+def test_two_runs_with_history_make_a_report_with_a_trend_of_two(tmp_path):
+    """--history DIR keeps Allure's history: the second report carries the first run."""
+    suite = REPO / "suites" / "icmp" / "test_echo.py"
+    args = ["run", "--suite", str(suite), "--target", "ref", "--history", "hist"]
+    for _ in range(2):
+        result = run_cli(*args, cwd=tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+    runs = (tmp_path / "hist" / "history.jsonl").read_text().splitlines()
+    assert len(runs) == 2
+    html = (tmp_path / "reports" / "allure-report" / "index.html").read_text()
+    earlier = re.findall(r'd\("data/history/([0-9a-f-]+)\.json"', html)
+    assert earlier == [json.loads(runs[0])["uuid"]]  # the trend: that run, then this one
 
 
 def test_doctor_lists_every_dependency():

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import textwrap
 
 import pytest
 
@@ -78,44 +77,6 @@ def test_a_server_that_will_not_start_is_an_error_with_its_log():
             wait_for_udp_port(bed.topology.target.netns, 67, bed.target)
     finally:
         bed.close()
-
-
-GATING_SUITE = textwrap.dedent(
-    """
-    import pytest
-    from harness.core.errors import ConformanceFailure
-
-    @pytest.fixture(scope="session")
-    def dhcp_server_bed(request):
-        return request.param  # no daemon: only the verdict bookkeeping is under test
-
-    @pytest.fixture
-    def dhcp_server(dhcp_server_bed):
-        return dhcp_server_bed
-
-    @pytest.mark.rfc("2131", "4.3.3", req="declined-address-unavailable")
-    def test_declined(dhcp_server):
-        raise ConformanceFailure(f"{dhcp_server} offered a declined address")
-    """
-)
-
-
-@pytest.mark.parametrize(
-    ("args", "exit_code"),
-    [
-        (["--dhcp-server", "dnsmasq"], 0),  # a daemon's FAIL is recorded
-        (["--dhcp-server", "dnsmasq", "--daemon-failures", "fail"], 1),
-        (["--dhcp-server", "ref"], 1),  # the reference's FAIL always counts
-        (["--dhcp-server", "ref", "--dhcp-server", "kea"], 1),
-    ],
-)
-def test_daemon_failures_are_recorded_but_reference_failures_gate(pytester, args, exit_code):
-    pytester.makepyfile(test_gate=GATING_SUITE)
-    result = pytester.runpytest_subprocess("-p", "no:randomly", *args)
-    assert result.ret == exit_code
-    result.assert_outcomes(failed=len([a for a in args if a in ("dnsmasq", "ref", "kea")]))
-    if "dnsmasq" in args and exit_code == 0:
-        result.stdout.fnmatch_lines(["*DHCP daemons' deviations*", "*test_declined[[]dnsmasq[]]*"])
 
 
 @pytest.mark.parametrize("name", ["dhclient", "udhcpc", "dhcpcd"])

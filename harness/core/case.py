@@ -86,8 +86,8 @@ class Case:
 
     def within(self, bound: Bound, *, doublings: int = 0) -> float:
         """How long to wait for what ``bound`` allows (after ``doublings`` backoffs), widened
-        by the run's tolerance."""
-        return self.tolerance.widen(bound.seconds * 2**doublings)
+        by the run's tolerance; a peer applies --timing-scale when it waits."""
+        return self.tolerance.window(bound.seconds * 2**doublings)
 
     def record(self, what: str, value: object) -> None:
         """Record a measured value that is not a time (segments per round, a goodput)."""

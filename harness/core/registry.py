@@ -9,6 +9,7 @@ harness.dhcp.targets); harness.protocols imports them all. A name means one thin
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -72,15 +73,19 @@ class TargetKind:
             )
 
     def version(self) -> str:
-        """The installed package's version, for the report."""
+        """The installed package and its version, for the report."""
         if not self.package:
             return "netconform"
-        result = subprocess.run(
-            ["dpkg-query", "-W", "-f", "${Version}", self.package],
-            capture_output=True,
-            text=True,
-        )
-        return f"{self.package} {result.stdout.strip() or '(unknown)'}"
+        return f"{self.package} {package_version(self.package) or '(unknown)'}"
+
+
+@functools.cache
+def package_version(package: str) -> str:
+    """The installed Debian package's version ("2.90-4"), or "" if it is not installed."""
+    result = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Version}", package], capture_output=True, text=True
+    )
+    return result.stdout.strip() if result.returncode == 0 else ""
 
 
 _KINDS: dict[tuple[str, str], TargetKind] = {}

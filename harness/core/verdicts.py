@@ -18,6 +18,9 @@ VERDICT_KEY = "netconform_verdict"
 MESSAGE_KEY = "netconform_message"
 REQUIREMENT_KEY = "netconform_requirement"  # the catalogue key, e.g. "RFC 9293 MUST-40"
 SUMMARY_KEY = "netconform_summary"  # the requirement in our words
+# The test's target: its short name, the test id without the target's parameter, its version
+# (harness.core.config.tag_target); baselines match on them.
+TARGET_KEY, TEST_ID_KEY, VERSION_KEY = "netconform_target", "netconform_test", "netconform_version"
 VERDICTS = ("PASS", "FAIL", "WARN", "INFO", "UNSUPPORTED", "ERROR")
 PASSING = ("PASS", "INFO")  # what a score counts as passed
 COUNTED = ("FAIL", "WARN", "UNSUPPORTED", "ERROR")  # shown beside a score
@@ -39,6 +42,9 @@ class TestVerdict:
     message: str = ""
     requirement: str = ""
     summary: str = ""
+    target: str = ""  # the target's short name, when the test has one
+    test_id: str = ""  # the test id without the target's parameter
+    version: str = ""  # the target's version, as far as the harness knows it
 
     @property
     def test(self) -> str:
@@ -106,6 +112,9 @@ class VerdictLog:
             message_of(report),
             str(props.get(REQUIREMENT_KEY, "")),
             str(props.get(SUMMARY_KEY, "")),
+            str(props.get(TARGET_KEY, "")),
+            str(props.get(TEST_ID_KEY, "")),
+            str(props.get(VERSION_KEY, "")),
         )
 
     def write(self, path: Path) -> None:
@@ -116,7 +125,9 @@ class VerdictLog:
 
 def read(path: Path) -> dict[str, TestVerdict]:
     rows = json.loads(path.read_text())
-    return {row["nodeid"]: TestVerdict(**row) for row in rows}
+    fields = set(TestVerdict.__dataclass_fields__)
+    verdicts = [TestVerdict(**{k: v for k, v in row.items() if k in fields}) for row in rows]
+    return {v.nodeid: v for v in verdicts}
 
 
 def deviation_verdict(level: str | None, exc: BaseException, *, strict: bool) -> str:

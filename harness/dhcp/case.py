@@ -24,6 +24,7 @@ from harness.core.cgroups import Limits
 from harness.core.clock import poll_until
 from harness.core.errors import HarnessError, TargetError
 from harness.core.registry import DHCP_CLIENT, DHCP_SERVER, TargetSettings
+from harness.core.tolerance import Tolerance
 from harness.core.topology import add_squatter, remove_namespace
 from harness.dhcp import targets  # noqa: F401  (registers the DHCP kinds)
 from harness.dhcp.daemons import DhcpClientTarget, DhcpServerTarget, ServerPlan
@@ -108,8 +109,10 @@ class DhcpCase(Case):
 
     bed: DhcpServerBed | DhcpClientBed
 
-    def __init__(self, bed: DhcpServerBed | DhcpClientBed) -> None:
-        super().__init__(bed)
+    def __init__(
+        self, bed: DhcpServerBed | DhcpClientBed, tolerance: Tolerance | None = None
+    ) -> None:
+        super().__init__(bed, tolerance)
         self.target = bed.target
         self.log_start = self.target.log_size()
 
@@ -140,11 +143,12 @@ class ServerCase(DhcpCase):
 
     bed: DhcpServerBed
 
-    def __init__(self, bed: DhcpServerBed) -> None:
-        super().__init__(bed)
+    def __init__(self, bed: DhcpServerBed, tolerance: Tolerance | None = None) -> None:
+        super().__init__(bed, tolerance)
         self.facts: dict[str, Any] = {}  # what a test's steps learnt
         mac = bed.topology.target.mac
         self.clients = ClientsPeer(self.link, bed.plan.server_ip, seed=None, server_mac=mac)
+        self.clients.scale = self.tolerance.scale
 
     @property
     def plan(self) -> ServerPlan:
@@ -169,10 +173,11 @@ class ClientCase(DhcpCase):
 
     bed: DhcpClientBed
 
-    def __init__(self, bed: DhcpClientBed) -> None:
-        super().__init__(bed)
+    def __init__(self, bed: DhcpClientBed, tolerance: Tolerance | None = None) -> None:
+        super().__init__(bed, tolerance)
         topo = bed.topology
         self.server = ServerPeer(self.link, bed.server_config(), topo.tester.mac)
+        self.server.scale = self.tolerance.scale
 
     @property
     def client(self) -> DhcpClientTarget:

@@ -71,6 +71,7 @@ class DhcpLink:
         self.exchanged: list[Seen] = []
         self.arp_requests: list[tuple[int, arp.Arp]] = []  # every ARP request the target sent
         self.malformed: list[str] = []
+        self.scale = 1.0  # --timing-scale: every wait of a test is this much longer
 
     def send(self, packet: DhcpPacket) -> None:
         # Stamped before sending: a reply's kernel timestamp can precede a stamp taken after.
@@ -240,13 +241,13 @@ class ClientsPeer(DhcpLink):
 
     def receive_reply(self, client: FakeClient, within: float) -> DhcpPacket | None:
         """The server's next reply to the client's transaction, whatever its kind."""
-        for seen in receive_until(self.receive, within):
+        for seen in receive_until(self.receive, self.scale * within):
             if seen.packet.message.op == 2 and seen.packet.message.xid == client.xid:
                 return seen.packet
         return None
 
     def expect_no_reply(self, client: FakeClient, within: float, what: str) -> None:
-        for seen in receive_until(self.receive, within):
+        for seen in receive_until(self.receive, self.scale * within):
             if seen.packet.message.op == 2 and seen.packet.message.xid == client.xid:
                 raise self.failure(f"{what}: expected silence, got {seen.packet.kind}")
 
@@ -312,7 +313,7 @@ class ServerPeer(DhcpLink):
 
     def serve_until(self, done: Callable[[Seen], bool], within: float, what: str) -> Seen:
         """Answer the client until a packet satisfies ``done``; fail after ``within`` s."""
-        for seen in receive_until(self.receive, within):
+        for seen in receive_until(self.receive, self.scale * within):
             if seen.packet.dport != SERVER_PORT or seen.packet.message.op != 1:
                 continue
             if done(seen):
@@ -342,7 +343,7 @@ class ServerPeer(DhcpLink):
     def wait_bound(self, within: float) -> DhcpPacket:
         """Answer the client until this server has ACKed its REQUEST; return the ACK."""
         start = len(self.exchanged)
-        for seen in receive_until(self.receive, within):
+        for seen in receive_until(self.receive, self.scale * within):
             if seen.packet.dport == SERVER_PORT:
                 self.answer(seen.packet)
             for sent in self.exchanged[start:]:
@@ -359,7 +360,7 @@ class ServerPeer(DhcpLink):
     def collect(self, seconds: float) -> list[Seen]:
         """Answer (as ``answering`` allows) for ``seconds``; return what the client sent."""
         got: list[Seen] = []
-        for seen in receive_until(self.receive, seconds):
+        for seen in receive_until(self.receive, self.scale * seconds):
             if seen.packet.dport != SERVER_PORT:
                 continue
             got.append(seen)

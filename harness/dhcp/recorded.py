@@ -120,14 +120,15 @@ class _Job:
 class Recorder:
     """The scenarios of one session, started together, each result kept for its tests."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, tolerance: Tolerance | None = None) -> None:
         self.limits = limits
+        self.tolerance = tolerance or Tolerance()
         self.jobs: dict[tuple[str, str], _Job] = {}
 
     def start(self, pairs: Iterable[tuple[str, str]]) -> None:
         for name, client in sorted(set(pairs) - set(self.jobs)):
             bed = DhcpClientBed(client, self.limits)
-            case = ClientCase(bed)
+            case = ClientCase(bed, self.tolerance)
             case.title = f"{name} scenario"
             recording = Recording(name, client, case)
             thread = threading.Thread(

@@ -3,6 +3,7 @@ parametrized over the selected targets, one per session each."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +16,7 @@ from harness.core.errors import SetupError
 from harness.core.registry import DEFAULT_START_TIMEOUT_S
 from harness.core.topology import TARGET_SYSCTLS
 from harness.hosts.bed import TestBed
-from harness.hosts.spec import BUILT_IN, target_names
+from harness.hosts.spec import BUILT_IN, parse_target, target_names
 from reference_impl.tcp.profiles import PROFILES
 
 OPTIONS: list[tuple[str, dict[str, Any]]] = [
@@ -33,7 +34,6 @@ OPTIONS: list[tuple[str, dict[str, Any]]] = [
         "--profile",
         dict(
             default="rfc",
-            choices=sorted(PROFILES),
             help="what targets are expected to behave like: rfc (what the RFCs require, the "
             "default) or linux (Linux's habits, e.g. quick ACKs at start); the reference host "
             "behaves so, and the TCP oracle expects it",
@@ -75,12 +75,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("profile") not in PROFILES:
+        run_config.usage_error(
+            f"--profile {config.getoption('profile')}: choose {' or '.join(sorted(PROFILES))}"
+        )
     if not 0 < config.getoption("start_timeout") <= 3600:
-        raise pytest.UsageError("--start-timeout must be between 0 and 3600 seconds")
+        run_config.usage_error("--start-timeout must be between 0 and 3600 seconds")
     try:
         named = list(zip(target_names(_targets(config)), _targets(config), strict=True))
     except SetupError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        run_config.usage_error(str(exc))
     pinned = {**TARGET_SYSCTLS, **sysctl_overrides(config)}
     run_config.add_environment(
         config,
@@ -98,11 +102,28 @@ def sysctl_overrides(config: pytest.Config) -> dict[str, str]:
     for item in config.getoption("sysctl"):
         name, sep, value = item.partition("=")
         if not sep or not re.fullmatch(r"net(\.[A-Za-z0-9_-]+)+", name) or not value.strip():
-            raise pytest.UsageError(
+            run_config.usage_error(
                 f"--sysctl {item!r}: give NAME=VALUE with a net.* name, e.g. net.ipv4.tcp_ecn=1"
             )
         pinned[name] = value.strip()
     return pinned
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if "target" in params:
+        spec = parse_target(str(params["target"]))
+        run_config.tag_target(item, spec.name, _version(spec.kind))
+
+
+def _version(kind: str) -> str:
+    """What the harness knows of a host target's version: the kernel's release; the
+    reference is netconform's own; nothing for a userspace stack of yours."""
+    if kind == "linux":
+        return os.uname().release
+    if kind == "ref":
+        return "netconform"
+    return ""
 
 
 def _targets(config: pytest.Config) -> list[str]:

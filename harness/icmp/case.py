@@ -17,6 +17,7 @@ class IcmpCase(Case):
         self.peer = IcmpPeer(
             bed.link, topo.tester.mac, topo.tester.ip, topo.target.mac, topo.target.ip
         )
+        self.peer.scale = self.tolerance.scale
 
     def add_evidence(self, found: Evidence) -> None:
         found.transcript = self.peer.transcript()

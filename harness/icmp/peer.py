@@ -40,6 +40,7 @@ class IcmpPeer:
     target_mac: str
     target_ip: str
     exchanged: list[Message] = field(default_factory=list)
+    scale: float = 1.0  # --timing-scale
 
     def send(self, message: Icmp, *, corrupt_checksum: bool = False) -> None:
         """Send ``message`` to the target; with ``corrupt_checksum`` its checksum is wrong."""
@@ -52,7 +53,7 @@ class IcmpPeer:
 
     def receive(self, within: float) -> list[Message]:
         """Every ICMP message the target sends within ``within`` seconds."""
-        return [m for m in receive_until(self._next, within)]
+        return list(receive_until(self._next, self.scale * within))
 
     def _next(self, timeout: float) -> Message | None:
         for frame in receive_until(self.link.receive, timeout):

@@ -117,6 +117,22 @@ def attach_text(name: str, text: str) -> None:
 
 
 CATEGORIES = [
+    # Against the baselines first (harness.gate marks them): the first category that matches wins.
+    {
+        "name": "NEW DEVIATION: not in any baseline (fails the run if a FAIL)",
+        "matchedStatuses": ["failed", "passed", "skipped"],
+        "messageRegex": "^NEW DEVIATION.*",
+    },
+    {
+        "name": "FIXED: a baseline entry no longer holds (fails the run)",
+        "matchedStatuses": ["failed", "passed", "skipped", "broken"],
+        "messageRegex": "^FIXED.*",
+    },
+    {
+        "name": "KNOWN DEVIATION: as a baseline says",
+        "matchedStatuses": ["failed", "passed", "skipped"],
+        "messageRegex": "^KNOWN DEVIATION.*",
+    },
     {"name": "FAIL: a MUST is broken", "matchedStatuses": ["failed"]},
     {
         "name": "ERROR: harness or environment (or a target that crashed or hung)",
@@ -163,6 +179,33 @@ def mark_warn(item: Any, message: str) -> None:
         return
 
 
+HISTORY_FILE = "history.jsonl"
+
+
+def _config_with_history(history: Path, report_dir: Path) -> Path:
+    """Allure's configuration with ``historyPath`` set, written beside the report."""
+    history.mkdir(parents=True, exist_ok=True)
+    config = json.loads(ALLURE_CONFIG.read_text())
+    config["historyPath"] = str((history / HISTORY_FILE).resolve())
+    path = report_dir.parent / f".{report_dir.name}-allurerc.json"
+    path.write_text(json.dumps(config, indent=2))
+    return path
+
+
+def mark_outcome(item: Any, prefix: str) -> None:
+    """Put ``prefix`` before the test's Allure status message (its category follows)."""
+    listener = item.config.pluginmanager.get_plugin("allure_listener")
+    try:
+        uuid = listener._cache.get(item.nodeid)
+        result = listener.allure_logger.get_test(uuid)
+        old = result.statusDetails.message if result.statusDetails else ""
+        trace = result.statusDetails.trace if result.statusDetails else None
+        message = f"{prefix}\n{old}" if old else prefix
+        result.statusDetails = StatusDetails(message=message, trace=trace)
+    except AttributeError:
+        return
+
+
 def write_environment(results_dir: Path, env: Mapping[str, str]) -> None:
     """environment.properties: what the report shows as the run's environment."""
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -170,8 +213,12 @@ def write_environment(results_dir: Path, env: Mapping[str, str]) -> None:
     (results_dir / "environment.properties").write_text("\n".join(lines) + "\n")
 
 
-def build_html(results_dir: Path, report_dir: Path, name: str = "netconform") -> Path:
-    """Build the HTML report with Allure 3 (Node.js, no Java); return index.html."""
+def build_html(
+    results_dir: Path, report_dir: Path, name: str = "netconform", history: Path | None = None
+) -> Path:
+    """Build the HTML report with Allure 3 (Node.js, no Java); return index.html. With
+    ``history``, the report keeps Allure's history there (history.jsonl): reports built with
+    the same folder show trends across runs and each test's earlier results."""
     if not ALLURE_BIN.exists():
         raise SetupError(
             "the Allure 3 report tool is not installed; run `netconform doctor --install`"
@@ -188,7 +235,7 @@ def build_html(results_dir: Path, report_dir: Path, name: str = "netconform") ->
             "-o",
             str(report_dir.resolve()),
             "--config",
-            str(ALLURE_CONFIG),
+            str(_config_with_history(history, report_dir) if history else ALLURE_CONFIG),
             "--name",
             name,
         ],

@@ -240,6 +240,7 @@ class TcpPeer:
         want = Expected(_alternatives(flags), seq, ack, length)
         sent_ts = self._last_sent_ts()
         others: list[str] = []
+        within = self.tolerance.wait(within)
         for seg in receive_until(self._next_from_target, within):
             wrong = want.mismatches(seg)
             delay = (seg.ts_ns - sent_ts) / 1e9
@@ -265,7 +266,7 @@ class TcpPeer:
         """Every segment the target sends on this connection within ``duration`` seconds;
         with ``until``, stop early after the first segment for which it is true."""
         seen = []
-        for seg in receive_until(self._next_from_target, duration):
+        for seg in receive_until(self._next_from_target, self.tolerance.wait(duration)):
             seen.append(seg)
             if until is not None and until(seg):
                 break
@@ -283,6 +284,7 @@ class TcpPeer:
     def expect_silence(self, duration: float, *, what: str = "") -> None:
         """Fail if the target sends any segment on this connection within ``duration``."""
         sent_ts = self._last_sent_ts()
+        duration = self.tolerance.wait(duration)
         seg = self._next_from_target(duration)
         if seg is not None:
             self.notes.append(Note("unexpected", seg.ts_ns, "no segment was expected"))
@@ -407,7 +409,7 @@ class TcpPeer:
         if prediction is None:
             raise HarnessError(f"the reference predicts no segment from the target ({what})")
         want = self._expected_from(prediction)
-        within = self.tolerance.widen(prediction.delay_s)
+        within = self.tolerance.window(prediction.delay_s)
         timing = (
             "at once" if prediction.delay_s == 0 else f"within {prediction.delay_s * 1000:.0f} ms"
         )
@@ -464,8 +466,8 @@ class TcpPeer:
         try:
             return self.expect(
                 **checks,
-                within=self.tolerance.widen(DELAYED_ACK.seconds)
-                - self.tolerance.widen(prediction.delay_s),
+                within=self.tolerance.window(DELAYED_ACK.seconds)
+                - self.tolerance.window(prediction.delay_s),
                 skip_others=skip_others,
                 what="(late, within the RFC bound)",
             )

@@ -79,10 +79,10 @@ def test_zero_window_is_probed(tcp):
     empty segment just below it)."""
     conn = zero_window_with_data_waiting(tcp)
     sent_ns = conn.peer.last_sent_ns()
-    probes = zero_window_segments(tcp, conn, 1, tcp.tolerance.widen(PROBE_WAIT_S))
+    probes = zero_window_segments(tcp, conn, 1, tcp.tolerance.window(PROBE_WAIT_S))
     if not probes:
         raise ConformanceFailure(
-            f"no zero-window probe within {tcp.tolerance.widen(PROBE_WAIT_S):.1f} s of our "
+            f"no zero-window probe within {tcp.tolerance.window(PROBE_WAIT_S):.1f} s of our "
             "zero window (the first is due after one RTO, SHLD-29)"
         )
     tcp.measure("zero window -> first probe", (probes[0].ts_ns - sent_ns) / 1e9)
@@ -92,7 +92,7 @@ def test_zero_window_is_probed(tcp):
 def test_zero_window_is_probed_with_exponential_backoff(tcp):
     """Our window stays zero: only probes come, each gap about twice the one before."""
     conn = zero_window_with_data_waiting(tcp)
-    probes = zero_window_segments(tcp, conn, 3, tcp.tolerance.widen(PROBE_WAIT_S))
+    probes = zero_window_segments(tcp, conn, 3, tcp.tolerance.window(PROBE_WAIT_S))
     if len(probes) < 3:
         raise ScenarioNotReached(
             "three zero-window probes",
@@ -110,7 +110,7 @@ def test_sending_resumes_when_the_window_opens(tcp):
     """After at least one probe of our zero window, a window update brings the data."""
     conn = zero_window_with_data_waiting(tcp)
     peer = conn.peer
-    if not zero_window_segments(tcp, conn, 1, tcp.tolerance.widen(PROBE_WAIT_S)):
+    if not zero_window_segments(tcp, conn, 1, tcp.tolerance.window(PROBE_WAIT_S)):
         raise ScenarioNotReached(
             "a sender in persist", "no zero-window probe came (test_zero_window_is_probed)"
         )
