@@ -125,6 +125,14 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="rewrite the one --baseline FILE with the deviations this run found",
     )
     run.add_argument(
+        "--stress",
+        type=int,
+        metavar="N",
+        help="stress mode: the scenarios prone to races (closes racing a write, an "
+        "unacknowledged flight, a zero window, the peer's FIN), N times each, with a k-of-N "
+        "summary per scenario (README, 'Stress')",
+    )
+    run.add_argument(
         "--history",
         type=Path,
         metavar="DIR",
@@ -245,13 +253,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         *dhcp_args,
         *[f"--baseline={path}" for path in args.baseline or []],
         *(["--update-baseline"] if args.update_baseline else []),
+        *([f"--stress={args.stress}"] if args.stress else []),
         f"--alluredir={RESULTS_DIR}",
         "--junitxml=reports/junit.xml",
         f"--verdicts={VERDICTS_FILE}",
         *extra,
     ]
     print(f"netconform: running suites against {', '.join(target_names(targets))}", flush=True)
-    if not args.suite and (args.dhcp_server or args.dhcp_client or not args.target):
+    if (
+        not args.suite
+        and not args.stress
+        and (args.dhcp_server or args.dhcp_client or not args.target)
+    ):
         print(
             "netconform: DHCP servers "
             + ", ".join(args.dhcp_server or DHCP_SERVERS)
@@ -270,7 +283,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _default_suites(args: argparse.Namespace) -> list[str]:
     """Every suite; but a run for chosen host targets only (--target without --dhcp-*) skips
-    the DHCP suites, which test DHCP servers and clients, not those targets."""
+    the DHCP suites, which test DHCP servers and clients, not those targets; a stress run
+    takes the TCP suites, where the stress scenarios are."""
+    if args.stress:
+        return [str(SUITES_DIR / "tcp")]
     if args.target and not (args.dhcp_server or args.dhcp_client):
         return [str(p) for p in sorted(SUITES_DIR.iterdir()) if p.is_dir() and p.name != "dhcp"]
     if (args.dhcp_server or args.dhcp_client) and not args.target:

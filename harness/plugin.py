@@ -39,8 +39,9 @@ from harness.core.verdicts import (
 )
 from harness.gate import Gate
 from harness.report import allure_report
+from harness.stress import Stress, runs_of
 
-VERDICT_LOG, GATE = "netconform_verdict_log", "netconform_gate"
+VERDICT_LOG, GATE, STRESS = "netconform_verdict_log", "netconform_gate", "netconform_stress"
 INFO_KEY, WARNING_KEY = "netconform_info", "netconform_warning"
 
 
@@ -60,6 +61,17 @@ OPTIONS: list[tuple[str, dict[str, Any]]] = [
             metavar="N",
             help="run every suite test N times (run1..runN); one bad run is a failure, with that "
             "run's own packets as evidence",
+        ),
+    ),
+    (
+        "--stress",
+        dict(
+            type=int,
+            default=0,
+            metavar="N",
+            help="stress mode: only the scenarios marked stress (closes that race a write, an "
+            "unacknowledged flight, a zero window, the peer's FIN), N times each, with a "
+            "k-of-N summary per scenario",
         ),
     ),
     (
@@ -168,6 +180,7 @@ def pytest_configure(config: pytest.Config) -> None:
     log = VerdictLog()
     config.pluginmanager.register(log, VERDICT_LOG)
     config.pluginmanager.register(Gate(config, log), GATE)
+    config.pluginmanager.register(Stress(config, log), STRESS)
     if config.getoption("repeat") < 1:
         run_config.usage_error("--repeat must be at least 1")
     _limits_checked(config)
@@ -175,6 +188,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "rfc(rfc, section, req=None, level=None): the RFC requirement the test checks "
         "(req: an RFC 9293 Appendix B ID such as MUST-40; else level MUST/SHOULD/MAY)",
+    )
+    config.addinivalue_line(
+        "markers", "stress: a scenario prone to races, repeated by --stress N (harness.stress)"
     )
     _add_run_environment(config)
 
@@ -214,7 +230,7 @@ def requirement_of(item: pytest.Item) -> Requirement | None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    repeat = metafunc.config.getoption("repeat")
+    repeat = runs_of(metafunc.config, metafunc.definition)
     if repeat > 1 and metafunc.definition.get_closest_marker("rfc") is not None:
         metafunc.parametrize("netconform_run", range(1, repeat + 1), ids=lambda i: f"run{i}")
 

@@ -184,11 +184,12 @@ def test_subnet_bad_mask_is_one_line():
         (["run", "--target", "linux"], ["suites/icmp", "suites/subnet", "suites/tcp"]),
         (["run", "--dhcp-server", "kea"], ["suites/dhcp"]),
         (["run", "--target", "ref", "--dhcp-client", "ref"], ["suites"]),
+        (["run", "--stress", "100"], ["suites/tcp"]),
     ],
 )
 def test_run_picks_the_suites_for_the_targets_it_was_given(argv, suites):
     """--target alone runs every suite about host targets (not DHCP); --dhcp-* alone is a
-    DHCP run; both, or neither, run every suite."""
+    DHCP run; both, or neither, run every suite; a stress run, the TCP suites."""
     from harness.cli import SUITES_DIR, _default_suites, _parser
 
     args = _parser().parse_args(argv)

@@ -56,6 +56,14 @@ OLD_INITIAL_RTO = Bound(3.0, "MUST", "RFC 6298 2.1 / RFC 1122", "the first retra
 FAST_RETRANSMIT = Bound(
     0.0, "SHOULD", "RFC 5681 3.2", "the third duplicate ACK draws the retransmission at once"
 )
+# After a close the rest of the data and the FIN follow without a stall: a sender that is
+# silent for two 3 s initial RTOs, with nothing of its own unacknowledged, has dropped them.
+CLOSE_STALL = Bound(
+    2 * OLD_INITIAL_RTO.seconds,
+    "MUST",
+    "RFC 9293 3.10.4",
+    "the data written before a close and then the FIN are sent (no silence of 6 s)",
+)
 ZERO_WINDOW_PROBE = Bound(
     60.0, "MUST", "RFC 9293 3.8.6.1 MUST-35", "probing a zero window goes on (gaps under 60 s)"
 )
