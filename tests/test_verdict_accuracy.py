@@ -124,3 +124,76 @@ def test_a_host_that_never_answers_a_ping_is_reported_once(pytester):
         "test_the_reply_comes_from_the_address_pinged": "UNSUPPORTED",
         "test_a_message_of_unknown_type_draws_nothing": "UNSUPPORTED",
     }
+
+
+def test_stress_catches_a_fin_lost_in_five_percent_of_closes(pytester):
+    """A stack that never sends the FIN of one connection in twenty passes a single run of
+    the close tests most of the time; 100 stress runs of one close scenario catch it (a miss
+    has probability 0.95^100 = 0.6 %; the stack picks its victims by port, so this run is
+    the same every time)."""
+    out = pytester.path / "verdicts.json"
+    result = pytester.runpytest_subprocess(
+        f"{TCP / 'test_close_races.py'}",
+        "-k",
+        "right_after and 1B",
+        f"--target={quirky('lose-fin=0.05')}",
+        "--stress=100",
+        f"--verdicts={out}",
+        "-p",
+        "no:cacheprovider",
+        timeout=1200,
+    )
+    rows = json.loads(out.read_text())
+    failed = [r for r in rows if r["verdict"] != "PASS"]
+    assert len(rows) == 100
+    assert failed and {r["verdict"] for r in failed} == {"FAIL"}, failed
+    assert all("no FIN followed" in r["message"] for r in failed), failed
+    result.stdout.fnmatch_lines([f"{len(failed)} of 100 runs failed: *right_after*1B*"])
+    assert result.ret == 1
+
+
+def test_an_mss_option_outside_the_syn_fails_its_test_only(pytester):
+    got = verdicts(
+        pytester,
+        quirky("mss-everywhere"),
+        "test_options.py::test_segments_respect_the_peers_mss",
+        "test_options.py::test_the_mss_option_appears_in_syn_segments_only",
+    )
+    assert got == {
+        "test_segments_respect_the_peers_mss": "PASS",
+        "test_the_mss_option_appears_in_syn_segments_only": "FAIL",
+    }
+
+
+def test_an_mss_the_target_finds_only_as_the_first_option_fails_the_parsing_tests(pytester):
+    """A stack that reads the MSS only at offset 0 of the SYN's options passes the plain MSS
+    test and fails each test that puts something before the MSS (MUST-4, MUST-6, MUST-64)."""
+    got = verdicts(
+        pytester,
+        quirky("naive-options"),
+        "test_options.py::test_segments_respect_the_peers_mss",
+        "test_options.py::test_an_mss_among_nops_and_before_an_eol_is_found",
+        "test_options.py::test_a_misaligned_mss_is_found",
+        "test_options.py::test_an_unknown_option_in_the_syn_is_skipped_by_its_length",
+    )
+    assert got == {
+        "test_segments_respect_the_peers_mss": "PASS",
+        "test_an_mss_among_nops_and_before_an_eol_is_found": "FAIL",
+        "test_a_misaligned_mss_is_found": "FAIL",
+        "test_an_unknown_option_in_the_syn_is_skipped_by_its_length": "FAIL",
+    }
+
+
+def test_a_checksum_wrong_only_for_odd_lengths_fails_the_checksum_test(pytester):
+    """The classic bug (no pad byte for an odd length): the handshake and even writes pass,
+    the MUST-2 test with its odd writes fails on the first odd segment."""
+    got = verdicts(
+        pytester,
+        quirky("odd-checksum"),
+        "test_handshake.py::test_syn_ack_acknowledges_isn_plus_one",
+        "test_errors.py::test_every_segment_from_the_target_has_a_valid_checksum",
+    )
+    assert got == {
+        "test_syn_ack_acknowledges_isn_plus_one": "PASS",
+        "test_every_segment_from_the_target_has_a_valid_checksum": "FAIL",
+    }

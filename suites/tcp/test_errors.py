@@ -1,11 +1,11 @@
-"""Bad input from the peer: bad checksums, RSTs in and out of the window, SYNs in a
-synchronized state (RFC 9293 3.1, 3.10.7.4; RFC 5961 3.2 and 4.2)."""
+"""Checksums both ways, and bad input from the peer: bad checksums, RSTs in and out of the
+window, SYNs in a synchronized state (RFC 9293 3.1, 3.10.7.4; RFC 5961 3.2 and 4.2)."""
 
 import pytest
 
-from harness.core.bounds import DELAYED_ACK, PROMPT_S, QUIET_S
-from harness.core.errors import ConformanceFailure
-from reference_impl.wire.tcp import ACK, RST, SYN
+from harness.core.bounds import DELAYED_ACK, PROMPT_S, QUIET_S, SETTLE_S
+from harness.core.errors import ConformanceFailure, ScenarioNotReached
+from reference_impl.wire.tcp import ACK, FIN, RST, SYN
 
 UNACKNOWLEDGED_S = 0.6  # longer than any delayed ACK may be
 
@@ -14,6 +14,31 @@ def assert_connection_survived(tcp, conn):
     """The target can still send: its application's data arrives at sequence 1."""
     tcp.app_write(conn, b"still here")
     conn.peer.expect(seq=1, length=10, within=PROMPT_S, what="data: the connection survived")
+
+
+ODD_AND_EVEN = (1, 2, 3, 255, 1001)  # an odd length pads the checksum with a zero byte
+
+
+@pytest.mark.rfc("9293", "3.1", req="MUST-2")
+def test_every_segment_from_the_target_has_a_valid_checksum(tcp):
+    """Writes of odd and even lengths, then the FIN. The tester verifies the checksum of
+    every frame it takes in; one that fails is MALFORMED (tcp.checksum) and fails the test."""
+    conn = tcp.connect_to_target()
+    peer = conn.peer
+    tcp.set_option(conn, "nodelay", 1)
+    for size in ODD_AND_EVEN:
+        tcp.app_write(conn, bytes(i % 256 for i in range(size)))
+        end = peer.rcv_nxt
+        peer.expect(seq=end, within=PROMPT_S, skip_others=True, what=f"the {size}-byte write")
+        peer.collect(SETTLE_S)  # the rest of the write, if it came in more than one segment
+        peer.send(flags=ACK)
+    tcp.app_shutdown(conn)
+    peer.expect(flags=FIN | ACK, within=PROMPT_S, skip_others=True, what="the FIN")
+    segments = [seg for seg in peer.segments if not seg.from_tester]
+    odd = sum(1 for seg in segments if seg.length % 2)
+    tcp.record("segments verified", f"{len(segments)} ({odd} with an odd number of bytes)")
+    if not odd:
+        raise ScenarioNotReached("a segment with an odd number of bytes", "none was sent")
 
 
 @pytest.mark.rfc("9293", "3.1", req="MUST-3")

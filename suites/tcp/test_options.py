@@ -1,13 +1,29 @@
-"""Options: the peer's MSS, window scaling, SACK blocks, and sequence numbers that wrap past
-2**32 (RFC 9293 3.4 and 3.7.1; RFC 7323 2; RFC 2018 4)."""
+"""Options: how the target parses ours (EOL, NOP, MSS, an unknown kind, a misaligned
+option, options on a data segment: RFC 9293 3.1 and 3.2), the peer's MSS, window scaling, SACK
+blocks, and sequence numbers that wrap past 2**32 (RFC 9293 3.4 and 3.7.1; RFC 7323 2; RFC
+2018 4)."""
 
 import pytest
 
-from harness.core.bounds import DELAYED_ACK, HANDSHAKE_S
+from harness.core.bounds import DELAYED_ACK, HANDSHAKE_S, PROMPT_S
 from harness.core.errors import ConformanceFailure, Unsupported
-from reference_impl.wire.tcp import ACK, Sack, SackPermitted, WindowScale
+from reference_impl.wire.tcp import (
+    ACK,
+    FIN,
+    SYN,
+    Eol,
+    Mss,
+    Nop,
+    Sack,
+    SackPermitted,
+    UnknownOption,
+    WindowScale,
+)
 
 WRITE = 6000
+# Kind 253 is for experiments (RFC 4727, with a 2-byte ExID after RFC 6994): no stack
+# understands this ExID ("NC"), so to the target it is an option of unknown meaning.
+UNKNOWN = UnknownOption(253, b"NC")
 
 FLIGHT_S = 0.5  # long enough for a sender to put its whole window on the wire
 
@@ -45,6 +61,92 @@ def test_without_an_mss_option_segments_are_at_most_536(tcp):
     sizes = [seg.length for seg in data_segments(conn.peer, 3000)]
     if max(sizes) > 536:
         raise ConformanceFailure(f"segments of {max(sizes)} bytes without an MSS option: {sizes}")
+
+
+def largest_segment_after_syn_options(tcp, options):
+    """Open a connection with exactly ``options`` in our SYN (no MSS of our own besides),
+    have the target write 3000 bytes, and return its largest data segment."""
+    conn = tcp.connect_to_target(mss=None, options=options)
+    tcp.set_option(conn, "nodelay", 1)
+    tcp.app_write(conn, bytes(3000))
+    return max(seg.length for seg in data_segments(conn.peer, 3000))
+
+
+# An MSS the target can only have read from our option: without one it must stay at 536
+# (MUST-15), so segments over 536 show it was found, and none over 1200 that it was obeyed.
+SEEN_MSS = 1200
+
+
+def check_mss_found(tcp, options, where):
+    """The MSS of 1200 placed ``where`` among ``options`` is found: the target's segments
+    grow past 536 as they do after a plain MSS option, and stay within 1200."""
+    plain = largest_segment_after_syn_options(tcp, [Mss(SEEN_MSS)])
+    if plain <= 536:
+        raise Unsupported(
+            f"the target sends at most {plain} bytes per segment even after a plain MSS of "
+            f"{SEEN_MSS}: whether it found an MSS {where} cannot be seen"
+        )
+    largest = largest_segment_after_syn_options(tcp, options)
+    if largest > SEEN_MSS:
+        raise ConformanceFailure(f"a {largest}-byte segment after an MSS of {SEEN_MSS} {where}")
+    if largest <= 536:
+        raise ConformanceFailure(
+            f"segments of at most {largest} bytes, as without an MSS option ({plain} after a "
+            f"plain MSS of {SEEN_MSS}): the MSS {where} was not found"
+        )
+
+
+@pytest.mark.rfc("9293", "3.1", req="MUST-4")
+def test_an_mss_among_nops_and_before_an_eol_is_found(tcp):
+    """Our SYN carries NOP, NOP, MSS 1200, EOL."""
+    check_mss_found(tcp, [Nop(), Nop(), Mss(SEEN_MSS), Eol()], "between NOPs and an EOL")
+
+
+@pytest.mark.rfc("9293", "3.2", req="MUST-64")
+def test_a_misaligned_mss_is_found(tcp):
+    """The MSS option starts at byte 1 of the options (after one NOP), off the 32-bit grid."""
+    check_mss_found(tcp, [Nop(), Mss(SEEN_MSS)], "at an odd offset")
+
+
+@pytest.mark.rfc("9293", "3.1", req="MUST-6")
+def test_an_unknown_option_in_the_syn_is_skipped_by_its_length(tcp):
+    """An option of unknown meaning before the MSS: the target steps over it by its length
+    and finds the MSS behind it."""
+    check_mss_found(tcp, [UNKNOWN, Mss(SEEN_MSS)], "after an unknown option (kind 253)")
+
+
+@pytest.mark.rfc("9293", "3.7.1", req="MUST-65")
+def test_the_mss_option_appears_in_syn_segments_only(tcp):
+    """Every segment of a connection's life after the handshake (data, ACKs, FIN) is free
+    of an MSS option; the SYN-ACK may carry one."""
+    conn = tcp.connect_to_target()
+    peer = conn.peer
+    peer.send(b"m" * 100)
+    tcp.set_option(conn, "nodelay", 1)
+    tcp.app_write(conn, bytes(WRITE))
+    data_segments(peer, WRITE)
+    tcp.app_shutdown(conn)
+    peer.expect(flags=FIN | ACK, within=PROMPT_S, skip_others=True, what="the FIN")
+    later = [seg for seg in peer.segments if not seg.from_tester and not seg.has(SYN)]
+    with_mss = [seg.describe() for seg in later if seg.option(Mss) is not None]
+    if with_mss:
+        raise ConformanceFailure(f"an MSS option outside a SYN: {with_mss[0]}")
+    tcp.record("segments without a SYN checked", len(later))
+
+
+@pytest.mark.rfc("9293", "3.1", req="MUST-5")
+def test_a_data_segment_with_options_is_accepted(tcp):
+    """100 bytes on a segment carrying NOP, NOP and an unknown option: the target
+    acknowledges them and its application reads them."""
+    conn = tcp.connect_to_target()
+    peer = conn.peer
+    peer.send(b"o" * 100, options=[Nop(), Nop(), UNKNOWN])
+    peer.expect(
+        flags=ACK, ack=101, within=tcp.within(DELAYED_ACK), skip_others=True, what="the ACK"
+    )
+    read = tcp.app_read(conn, 100)
+    if read != b"o" * 100:
+        raise ConformanceFailure(f"the application read {read!r}, not the 100 bytes sent")
 
 
 @pytest.mark.rfc("7323", "2.3", level="MUST")

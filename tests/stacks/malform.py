@@ -26,6 +26,20 @@ def _version_6(frame: bytearray) -> None:
     frame[IP] = (frame[IP] & 0x0F) | 0x60
 
 
+def _tcp_checksum(frame: bytearray) -> None:
+    frame[TCP + 16] ^= 0xFF
+
+
+def tcp_checksum_if_odd(frame: bytearray) -> None:
+    """The checksum of a segment whose payload has an odd length, computed without the pad
+    byte RFC 9293 3.1 adds (the classic checksum bug); other segments are left intact."""
+    ihl = (frame[IP] & 0x0F) * 4
+    total = struct.unpack_from("!H", frame, IP + 2)[0]
+    offset = (frame[IP + ihl + 12] >> 4) * 4
+    if (total - ihl - offset) % 2:
+        frame[IP + ihl + 16] ^= 0xFF
+
+
 def _tcp_offset(words: int):
     def breaks(frame: bytearray) -> None:
         frame[TCP + 12] = (words << 4) | (frame[TCP + 12] & 0x0F)
@@ -47,6 +61,7 @@ def _first_option(length: int, kind: int | None = None):
 
 BREAKS = {
     "ip-checksum": (_ip_checksum, "ipv4.checksum"),
+    "tcp-checksum": (_tcp_checksum, "tcp.checksum"),
     "ihl-4": (_ihl_4, "ipv4.ihl"),
     "total-length": (_total_length, "ipv4.total_length"),
     "version-6": (_version_6, "ipv4.version"),

@@ -12,6 +12,9 @@ allowed by the RFCs, some are not):
   tlp                 40 ms after a flight's last data segment, that segment is sent again
   silent              says "ok" to the control protocol, never puts a frame on the wire
   lose-fin=P          for a share P of connections (chosen by port), no FIN is ever sent
+  naive-options       finds a peer's MSS only as the first option of its SYN (a common bug)
+  odd-checksum        segments with an odd number of data bytes leave with a wrong checksum
+  mss-everywhere      every segment carries an MSS option, not only the SYN
   malformed=KIND      every TCP frame leaves broken as tests/stacks/malform.py says
   flood               broadcasts junk frames as fast as the TAP device takes them
   leak=MB             holds MB more megabytes of memory every second
@@ -26,12 +29,12 @@ import os
 import zlib
 from typing import Any
 
-from malform import malform  # run as a script: this folder is on sys.path
+from malform import malform, tcp_checksum_if_odd  # run as a script: this folder is on sys.path
 
 from harness.hosts import refstack
 from reference_impl.wire.ethernet import ETH_P_IP, Ethernet
 from reference_impl.wire.ipv4 import PROTO_TCP, IPv4
-from reference_impl.wire.tcp import ACK, CWR, ECE, FIN, RST, SYN, TcpSegment
+from reference_impl.wire.tcp import ACK, CWR, ECE, FIN, RST, SYN, Mss, TcpSegment
 
 MS = 1000
 S = 1000 * MS
@@ -50,6 +53,17 @@ def tcp_of(frame: bytes) -> tuple[Ethernet, IPv4, TcpSegment] | None:
     if ip.proto != PROTO_TCP:
         return None
     return eth, ip, TcpSegment.parse(ip.payload)
+
+
+def _odd_checksum_broken(frame: bytes) -> bytes:
+    broken = bytearray(frame)
+    tcp_checksum_if_odd(broken)
+    return bytes(broken)
+
+
+def _mss_not_first(seg: TcpSegment) -> bool:
+    """Where a parser that looks only at offset 0 of the options misses the MSS."""
+    return bool(seg.options) and not isinstance(seg.options[0], Mss)
 
 
 def rebuild(eth: Ethernet, ip: IPv4, seg: TcpSegment) -> bytes:
@@ -80,6 +94,8 @@ class QuirkyStack(refstack.RefStack):
             out += [frame] if parsed is None else self._out_segment(frame, *parsed)
         if "malformed" in self.quirks:
             out = [malform(f, self.quirks["malformed"]) if tcp_of(f) else f for f in out]
+        if "odd-checksum" in self.quirks:
+            out = [_odd_checksum_broken(f) if tcp_of(f) else f for f in out]
         return out
 
     def _out_segment(self, frame: bytes, eth: Ethernet, ip: IPv4, seg: TcpSegment) -> list[bytes]:
@@ -92,6 +108,9 @@ class QuirkyStack(refstack.RefStack):
         if "ecn-syn" in self.quirks and seg.flags & SYN:
             extra = ECE if seg.flags & ACK else ECE | CWR
             return [rebuild(eth, ip, dataclasses.replace(seg, flags=seg.flags | extra))]
+        if "mss-everywhere" in self.quirks and not seg.flags & SYN:
+            seg = dataclasses.replace(seg, options=(Mss(1460), *seg.options))
+            frame = rebuild(eth, ip, seg)
         frames = [frame]
         if "stepwise-hole-ack" in self.quirks and seg.flags == ACK and not seg.payload:
             frames = self._steps(eth, ip, seg, key) + frames
@@ -121,6 +140,8 @@ class QuirkyStack(refstack.RefStack):
         tail = self.tail.get(key)
         if tail is not None and seg.flags & ACK and seg.ack >= tail[1]:
             del self.tail[key]
+        if "naive-options" in self.quirks and seg.flags & SYN and _mss_not_first(seg):
+            return rebuild(eth, ip, dataclasses.replace(seg, options=()))
         if "ignore-bare-shrink" in self.quirks and self._bare_shrink(seg, key):
             return rebuild(eth, ip, dataclasses.replace(seg, window=self.peer_window[key]))
         if seg.flags & ACK and not seg.flags & (SYN | RST):
