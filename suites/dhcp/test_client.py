@@ -405,28 +405,41 @@ def backoff(case: ClientCase) -> dict:
     return {"first": first, "gaps": [(b - a) / 1e9 for a, b in itertools.pairwise(times)]}
 
 
-def discover_gaps(rec: RecordingView, wanted: int) -> list[float]:
+def discover_gaps(rec: RecordingView) -> list[float]:
     gaps = rec.fact("gaps")
     rec.record("gaps between DISCOVERs", ", ".join(f"{g:.3f} s" for g in gaps) or "none")
-    if len(gaps) < wanted:
+    if not gaps:
         raise ScenarioNotReached(
-            "DISCOVER retransmissions", f"{len(gaps) + 1} DISCOVER(s) in {BACKOFF_WATCH_S:.0f} s"
+            "DISCOVER retransmissions", f"one DISCOVER and none again in {BACKOFF_WATCH_S:.0f} s"
         )
     return gaps
+
+
+def too_few(gaps: list[float], judged: str) -> NotObserved:
+    """A client may stop retransmitting on a timer of its own (dhclient gives up after 60 s
+    by default): fewer delays than a check needs decide nothing, and a random schedule
+    must not be judged from a short sample (DESIGN.md, verdict discipline)."""
+    return NotObserved(
+        f"{len(gaps) + 1} DISCOVERs in {BACKOFF_WATCH_S:.0f} s (delays "
+        f"{', '.join(f'{g:.2f}' for g in gaps)} s): too few to judge {judged}"
+    )
 
 
 @pytest.mark.recorded("backoff")
 @pytest.mark.rfc("2131", "4.1", req="retransmission-backoff")
 def test_retransmission_backoff_is_randomized_and_exponential(recording: RecordingView) -> None:
-    """Randomized: delays do not repeat to the millisecond, as a fixed timer's do (that is
-    certain from one run: FAIL). Exponential: the third and fourth delays are clearly longer
-    than the first two (30 % or more on average). A randomized schedule whose growth one run
-    does not show clearly is reported as INFO, not judged: a random sample can mislead."""
-    gaps = discover_gaps(recording, 4)
+    """Randomized: delays do not repeat to the millisecond, as a fixed timer's do (two
+    repeats in one run make that certain: FAIL). Exponential: the third and fourth delays are
+    clearly longer than the first two (30 % or more on average). A randomized schedule whose
+    growth one run does not show clearly, or does not show at all (fewer than four delays), is
+    reported as INFO, not judged: a random sample can mislead."""
+    gaps = discover_gaps(recording)
     shown = ", ".join(f"{g:.2f}" for g in gaps)
     repeats = sum(1 for a, b in itertools.pairwise(gaps) if abs(a - b) <= 0.02)
     if repeats >= 2:
         raise recording.failure(f"delays {shown} s repeat to the millisecond: not randomized")
+    if len(gaps) < 4:
+        raise too_few(gaps, "the growth of the delays")
     growth = (gaps[2] + gaps[3]) / (gaps[0] + gaps[1])
     recording.record("growth (delays 3 and 4 over delays 1 and 2)", f"{growth:.2f}")
     if growth < GROWTH:
@@ -442,8 +455,9 @@ def test_retransmission_delays_are_4_8_16_32_seconds(
     recording: RecordingView, tolerance: Tolerance
 ) -> None:
     """The delays the RFC suggests on an Ethernet: 4 s, then doubled (8, 16, 32), each
-    within +-1 s; four delays are judged, so that a random schedule does not match by luck."""
-    gaps = discover_gaps(recording, 4)
+    within +-1 s. One delay outside its window decides (WARN); a pass needs all four, so
+    that a random schedule does not match by luck."""
+    gaps = discover_gaps(recording)
     slack = 1.0 + tolerance.slack(2.0)  # the RFC's window is 2 s wide
     for index, (gap, want) in enumerate(zip(gaps, (4.0, 8.0, 16.0, 32.0), strict=False)):
         if abs(gap - want) > slack:
@@ -451,6 +465,8 @@ def test_retransmission_delays_are_4_8_16_32_seconds(
                 f"delay {index + 1} was {gap:.2f} s, {want:.0f} +- 1 s suggested "
                 f"(all: {', '.join(f'{g:.2f}' for g in gaps)} s)"
             )
+    if len(gaps) < 4:
+        raise too_few(gaps, "all four suggested delays")
 
 
 # -- giving the lease back: RELEASE ---------------------------------------------------------
