@@ -232,7 +232,7 @@ def requirement_of(item: pytest.Item) -> Requirement | None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     repeat = runs_of(metafunc.config, metafunc.definition)
     if repeat > 1 and metafunc.definition.get_closest_marker("rfc") is not None:
-        metafunc.parametrize("netconform_run", range(1, repeat + 1), ids=lambda i: f"run{i}")
+        metafunc.parametrize(run_config.REPETITION, range(1, repeat + 1), ids=lambda i: f"run{i}")
 
 
 @pytest.fixture(autouse=True)

@@ -265,3 +265,12 @@ def test_verdicts_json_carries_the_target_and_its_test_id(pytester):
     row = rows["test_gate.py::test_declined[dnsmasq]"]
     assert (row["target"], row["test_id"]) == ("dnsmasq", "test_gate.py::test_declined")
     assert row["version"]  # the Debian package's version, as dpkg reports it
+
+
+def test_a_baseline_holds_for_every_repetition(pytester):
+    """Under --repeat (and --stress) each run is judged by the same entry."""
+    (pytester.path / "known.toml").write_text(KNOWN_DNSMASQ)
+    args = ["--dhcp-server", "dnsmasq", "--baseline", "known.toml", "--repeat", "3"]
+    result = run(pytester, *args)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*netconform: 3 passed, 0 new deviations, 3 known, 0 fixed*"])

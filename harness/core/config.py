@@ -73,14 +73,19 @@ def tag_target(item: pytest.Item, name: str, version: str = "") -> None:
     item.user_properties.append((VERSION_KEY, version))
 
 
+REPETITION = "netconform_run"  # the parameter --repeat and --stress add (harness.plugin)
+
+
 def test_id_without(item: pytest.Item, target: str) -> str:
-    """``suites/x.py::test_y[linux-inside]`` -> ``suites/x.py::test_y[inside]``: the id
-    with the target's own parameter taken out."""
+    """``suites/x.py::test_y[run3-linux-inside]`` -> ``suites/x.py::test_y[inside]``: the
+    id with the target's own parameter and the repetition (--repeat, --stress) taken out."""
     base = item.nodeid.partition("[")[0]
     callspec = getattr(item, "callspec", None)
     ids = list(getattr(callspec, "_idlist", None) or (callspec.id.split("-") if callspec else []))
     if target in ids:
         ids.remove(target)
+    if callspec is not None and REPETITION in callspec.params:
+        ids.remove(f"run{callspec.params[REPETITION]}")
     return f"{base}[{'-'.join(ids)}]" if ids else base
 
 
