@@ -197,3 +197,34 @@ def test_a_checksum_wrong_only_for_odd_lengths_fails_the_checksum_test(pytester)
         "test_syn_ack_acknowledges_isn_plus_one": "PASS",
         "test_every_segment_from_the_target_has_a_valid_checksum": "FAIL",
     }
+
+
+def test_data_held_for_a_push_fails_the_push_less_delivery_test(pytester):
+    got = verdicts(
+        pytester,
+        quirky("push-only"),
+        "test_flow_control.py::test_data_without_push_reaches_the_application",
+        "test_errors.py::test_segment_with_bad_checksum_is_dropped",  # its data has PSH
+    )
+    assert got == {
+        "test_data_without_push_reaches_the_application": "FAIL",
+        "test_segment_with_bad_checksum_is_dropped": "PASS",
+    }
+
+
+@pytest.mark.parametrize(
+    ("quirk", "failing"),
+    [
+        ("rst-data-ignored", "test_an_rst_carrying_data_resets_the_connection"),
+        ("zero-window-drops-rst", "test_an_rst_is_taken_at_a_zero_window"),
+    ],
+)
+def test_an_rst_dropped_in_one_case_fails_that_case_only(pytester, quirk, failing):
+    tests = [
+        "test_rst_exactly_at_rcv_nxt_resets_the_connection",
+        "test_an_rst_carrying_data_resets_the_connection",
+        "test_an_rst_is_taken_at_a_zero_window",
+    ]
+    got = verdicts(pytester, quirky(quirk), *[f"test_errors.py::{t}" for t in tests])
+    level = "WARN" if failing == tests[1] else "FAIL"  # SHLD-2 is a SHOULD, MUST-66 a MUST
+    assert got == {t: level if t == failing else "PASS" for t in tests}

@@ -93,3 +93,45 @@ def test_syn_on_an_established_connection_draws_a_challenge_ack(tcp):
     peer.send(flags=SYN, seq=5000)
     peer.expect(flags=ACK, ack=1, length=0, within=PROMPT_S, what="challenge ACK")
     assert_connection_survived(tcp, conn)
+
+
+@pytest.mark.rfc("9293", "3.5.3", req="SHLD-2")
+def test_an_rst_carrying_data_resets_the_connection(tcp):
+    """An RST at RCV.NXT with a few bytes in it (a reason, say) resets like any other RST:
+    new data then draws a RST."""
+    peer = tcp.connect_to_target().peer
+    peer.send(b"reset: a reason", flags=RST, seq=1)
+    peer.expect_silence(QUIET_S, what="nothing answers a valid RST")
+    peer.send(b"after the reset", seq=1)
+    peer.expect(
+        flags=(RST, RST | ACK), within=PROMPT_S, what="RST: the connection no longer exists"
+    )
+
+
+def close_the_targets_window(tcp, conn):
+    """Send data the application does not read, within the window the target advertises,
+    until an ACK advertises zero; return that ACK number (the target's RCV.NXT)."""
+    peer = conn.peer
+    window = 500
+    for _ in range(80):
+        peer.send(bytes(min(500, window)))
+        seen = peer.expect(flags=ACK, within=tcp.within(DELAYED_ACK), skip_others=True).segment
+        window = seen.window
+        if window == 0:
+            return seen.ack
+    raise ScenarioNotReached("a zero receive window", f"the window is still {window} bytes")
+
+
+@pytest.mark.rfc("9293", "3.4", req="MUST-66")
+def test_an_rst_is_taken_at_a_zero_window(tcp):
+    """The target's receive window is zero (its application reads nothing): an RST at
+    RCV.NXT is still processed, so data afterwards draws a RST, not a zero-window ACK."""
+    conn = tcp.connect_to_target(rcvbuf=4096)
+    peer = conn.peer
+    rcv_nxt = close_the_targets_window(tcp, conn)
+    peer.send(flags=RST, seq=rcv_nxt)
+    peer.expect_silence(QUIET_S, what="nothing answers a valid RST")
+    peer.send(b"after the reset", seq=rcv_nxt)
+    peer.expect(
+        flags=(RST, RST | ACK), within=PROMPT_S, what="RST: the connection no longer exists"
+    )

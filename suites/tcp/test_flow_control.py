@@ -1,6 +1,6 @@
 """Flow control: the peer's window bounds the sender, a zero window is probed with backoff,
 the receiver's own window closes and reopens (RFC 9293 3.8.6, 3.8.6.1, 3.8.6.2), and PSH on
-the last segment of a write (3.9.1.2)."""
+the last segment of a write and data without it delivered all the same (3.9.1.2)."""
 
 import itertools
 
@@ -16,6 +16,9 @@ PROBE_WAIT_S = 8.0  # a first probe is due after one RTO (SHLD-29); 8 s covers 3
 FLIGHT_S = 0.5  # long enough for a sender to put its whole window on the wire
 # After the window opens the data comes at once or, at the latest, at the next persist
 # timer: the harness waits for a probe interval after an RTO of 1 s has doubled once.
+# Data without PSH may wait for more (RFC 9293 3.9.1.2) but not for ever: a receiver that
+# still holds it after 2 s (four delayed-ACK bounds) is holding it.
+UNPUSHED_S = 2.0
 RESUME = Bound(4.0, "MUST", "RFC 9293 3.8.6.1 MUST-36", "sending resumes once the window opens")
 
 
@@ -190,3 +193,16 @@ def test_last_segment_of_a_write_carries_psh(tcp):
     last = max(segments, key=lambda s: s.seq)
     if not last.flags & PSH:
         raise ConformanceFailure(f"the last segment of the write ({last.describe()}) has no PSH")
+
+
+@pytest.mark.rfc("9293", "3.9.1.2", req="MUST-60")
+def test_data_without_push_reaches_the_application(tcp):
+    """100 bytes on a segment without PSH: the target may wait for more before it hands
+    them over, but not for ever; its application reads them within a PUSH-less wait."""
+    conn = tcp.connect_to_target()
+    conn.peer.send(b"p" * 100, flags=ACK)
+    read = tcp.app_read(conn, 100, timeout=UNPUSHED_S)
+    if read != b"p" * 100:
+        raise ConformanceFailure(
+            f"the application read {len(read)} of 100 bytes sent without PSH in {UNPUSHED_S:.0f} s"
+        )

@@ -1,8 +1,11 @@
-"""Connection establishment (RFC 9293 section 3.5, processing in 3.10.7.2)."""
+"""Connection establishment (RFC 9293 section 3.5, processing in 3.10.7.2), and several
+connections on one listening port (3.9.1.1)."""
 
 import pytest
 
-from harness.core.bounds import HANDSHAKE_S, INITIAL_RTO, OLD_INITIAL_RTO, PROMPT_S
+from harness.core.bounds import DELAYED_ACK, HANDSHAKE_S, INITIAL_RTO, OLD_INITIAL_RTO, PROMPT_S
+from harness.core.errors import ConformanceFailure
+from harness.hosts.agent import AgentReplyError
 from reference_impl.wire.tcp import ACK, RST, SYN, Mss
 
 
@@ -79,3 +82,34 @@ def test_syn_ack_carries_an_mss_option(tcp):
     synack = peer.expect(flags=SYN | ACK, within=PROMPT_S, what="SYN-ACK").segment
     mss = synack.option(Mss)
     assert mss is not None and 536 <= mss.value <= 65495, f"SYN-ACK: {synack.describe()}"
+
+
+def accept_one(tcp, port, listener):
+    """One connection from a new tester port to ``port``, accepted by the application."""
+    peer = tcp.peer(port)
+    peer.connect()
+    handle = int(tcp.control.request("accept", handle=listener, timeout=2.0)["handle"])
+    return tcp.track(peer, handle)
+
+
+@pytest.mark.rfc("9293", "3.9.1.1", req="MUST-42")
+def test_several_connections_share_one_listening_port(tcp):
+    """Three tester ports connect to one listening port; each connection carries its own
+    data both ways, none mixed with another's."""
+    port, listener = tcp.listen()
+    with tcp.precondition("a first connection on the listening port"):
+        conns = [accept_one(tcp, port, listener)]
+    for n in (2, 3):  # the subject: a second and third connection on the same port
+        try:
+            conns.append(accept_one(tcp, port, listener))
+        except AgentReplyError as exc:
+            raise ConformanceFailure(f"connection {n} was not accepted: {exc}") from None
+    for n, conn in enumerate(conns):
+        data = bytes([65 + n]) * 100
+        conn.peer.send(data)
+        conn.peer.expect(flags=ACK, ack=101, within=tcp.within(DELAYED_ACK), skip_others=True)
+        read = tcp.app_read(conn, 100)
+        assert read == data, f"connection {n + 1} read {read[:8]!r}..., not {data[:8]!r}..."
+        tcp.app_write(conn, data)
+        got = conn.peer.expect(seq=1, length=100, within=PROMPT_S, skip_others=True).segment
+        assert got.payload == data, f"connection {n + 1} sent {got.payload[:8]!r}..."

@@ -15,6 +15,9 @@ allowed by the RFCs, some are not):
   naive-options       finds a peer's MSS only as the first option of its SYN (a common bug)
   odd-checksum        segments with an odd number of data bytes leave with a wrong checksum
   mss-everywhere      every segment carries an MSS option, not only the SYN
+  push-only           data that comes without PSH never reaches the application
+  rst-data-ignored    an RST that carries data is dropped
+  zero-window-drops-rst  an RST is dropped while the stack advertises a zero window
   malformed=KIND      every TCP frame leaves broken as tests/stacks/malform.py says
   flood               broadcasts junk frames as fast as the TAP device takes them
   leak=MB             holds MB more megabytes of memory every second
@@ -34,7 +37,7 @@ from malform import malform, tcp_checksum_if_odd  # run as a script: this folder
 from harness.hosts import refstack
 from reference_impl.wire.ethernet import ETH_P_IP, Ethernet
 from reference_impl.wire.ipv4 import PROTO_TCP, IPv4
-from reference_impl.wire.tcp import ACK, CWR, ECE, FIN, RST, SYN, Mss, TcpSegment
+from reference_impl.wire.tcp import ACK, CWR, ECE, FIN, PSH, RST, SYN, Mss, TcpSegment
 
 MS = 1000
 S = 1000 * MS
@@ -78,6 +81,7 @@ class QuirkyStack(refstack.RefStack):
         self.last_ack: dict[tuple[int, int], int] = {}  # (sport, dport) -> last ACK number sent
         self.peer_window: dict[tuple[int, int], int] = {}  # the peer's last window and ACK
         self.peer_ack: dict[tuple[int, int], int] = {}
+        self.own_window: dict[tuple[int, int], int] = {}  # (our port, theirs) -> last window
         self.coalescing: dict[Any, tuple[bytearray, int]] = {}
         self.tail: dict[tuple[int, int], tuple[bytes, int, int]] = {}  # frame, end, due
         self.hoard: list[bytes] = []  # the leak
@@ -116,6 +120,7 @@ class QuirkyStack(refstack.RefStack):
             frames = self._steps(eth, ip, seg, key) + frames
         if seg.flags & ACK:
             self.last_ack[key] = seg.ack
+            self.own_window[key] = seg.window
         if "tlp" in self.quirks and seg.payload:
             self.tail[key] = (frame, seg.seq + len(seg.payload), refstack.now_us() + TLP_US)
         return frames
@@ -140,6 +145,10 @@ class QuirkyStack(refstack.RefStack):
         tail = self.tail.get(key)
         if tail is not None and seg.flags & ACK and seg.ack >= tail[1]:
             del self.tail[key]
+        if seg.flags & RST and self._drops_rst(seg, key):
+            return None
+        if "push-only" in self.quirks and seg.payload and not seg.flags & PSH:
+            return None  # held for a PSH that never comes; modelled as never taken in
         if "naive-options" in self.quirks and seg.flags & SYN and _mss_not_first(seg):
             return rebuild(eth, ip, dataclasses.replace(seg, options=()))
         if "ignore-bare-shrink" in self.quirks and self._bare_shrink(seg, key):
@@ -147,6 +156,11 @@ class QuirkyStack(refstack.RefStack):
         if seg.flags & ACK and not seg.flags & (SYN | RST):
             self.peer_window[key], self.peer_ack[key] = seg.window, seg.ack
         return frame
+
+    def _drops_rst(self, seg: TcpSegment, key: tuple[int, int]) -> bool:
+        if "rst-data-ignored" in self.quirks and seg.payload:
+            return True
+        return "zero-window-drops-rst" in self.quirks and self.own_window.get(key) == 0
 
     def _bare_shrink(self, seg: TcpSegment, key: tuple[int, int]) -> bool:
         """An ACK that acknowledges nothing new and only closes the window."""
