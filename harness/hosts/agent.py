@@ -182,9 +182,17 @@ def process_status(proc: subprocess.Popen[bytes]) -> str:
     return _status(proc)
 
 
+EXIT_GRACE_S = 1.0  # a process that has just closed its end of the channel is exiting
+
+
 def _status(proc: subprocess.Popen[bytes]) -> str:
-    code = proc.poll()
-    return "still running" if code is None else f"exit status {code}"
+    """How the process ended. Asked when its channel broke, so it is given a moment to
+    finish exiting: otherwise a crash is often reported as "still running"."""
+    try:
+        code = proc.wait(timeout=EXIT_GRACE_S)
+    except subprocess.TimeoutExpired:
+        return "still running"
+    return f"exit status {code}"
 
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
