@@ -52,13 +52,18 @@ class ConformanceFailure(AssertionError):
 
 
 @contextlib.contextmanager
-def precondition(scenario: str, *also: type[Exception]) -> Iterator[None]:
+def precondition(
+    scenario: str, *also: type[Exception], judged: tuple[type[Exception], ...] = ()
+) -> Iterator[None]:
     """Steps that build a test's scenario. A deviation there is judged by the tests of those
     steps, not by this one: here it ends the test as ERROR "scenario not reached", never as
     a PASS, WARN or FAIL of the requirement under test. ``also``: more exceptions that mean
-    the scenario could not be built (a control-protocol error, say)."""
+    the scenario could not be built (a control-protocol error, say); ``judged``: failures
+    that are the test's own subject even in these steps, and pass through."""
     caught: tuple[type[Exception], ...] = (ConformanceFailure, *also)
     try:
         yield
+    except judged:
+        raise
     except caught as exc:
         raise ScenarioNotReached(scenario, str(exc)) from None

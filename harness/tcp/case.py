@@ -54,10 +54,12 @@ class TcpCase(Case):
     def control(self) -> AgentClient:
         return self.bed.target.control
 
-    def precondition(self, scenario: str) -> contextlib.AbstractContextManager[None]:
+    def precondition(
+        self, scenario: str, *, judged: tuple[type[Exception], ...] = ()
+    ) -> contextlib.AbstractContextManager[None]:
         """See harness.core.errors.precondition; the target's application refusing a step
         (an AgentReplyError) also means the scenario was not reached."""
-        return precondition(scenario, AgentReplyError)
+        return precondition(scenario, AgentReplyError, judged=judged)
 
     def peer(self, target_port: int) -> TcpPeer:
         topo = self.bed.topology

@@ -5,6 +5,7 @@ import pytest
 
 from harness.core.bounds import DELAYED_ACK, PROMPT_S, QUIET_S, SETTLE_S
 from harness.core.errors import ConformanceFailure, ScenarioNotReached
+from harness.tcp.peer import MalformedFrame
 from reference_impl.wire.tcp import ACK, FIN, RST, SYN
 
 UNACKNOWLEDGED_S = 0.6  # longer than any delayed ACK may be
@@ -26,14 +27,16 @@ def test_every_segment_from_the_target_has_a_valid_checksum(tcp):
     conn = tcp.connect_to_target()
     peer = conn.peer
     tcp.set_option(conn, "nodelay", 1)
-    for size in ODD_AND_EVEN:
-        tcp.app_write(conn, bytes(i % 256 for i in range(size)))
-        end = peer.rcv_nxt
-        peer.expect(seq=end, within=PROMPT_S, skip_others=True, what=f"the {size}-byte write")
-        peer.collect(SETTLE_S)  # the rest of the write, if it came in more than one segment
-        peer.send(flags=ACK)
-    tcp.app_shutdown(conn)
-    peer.expect(flags=FIN | ACK, within=PROMPT_S, skip_others=True, what="the FIN")
+    # A write that never comes is the scenario not reached; a bad checksum is the subject.
+    with tcp.precondition("writes of odd and even lengths, then a FIN", judged=(MalformedFrame,)):
+        for size in ODD_AND_EVEN:
+            tcp.app_write(conn, bytes(i % 256 for i in range(size)))
+            end = peer.rcv_nxt
+            peer.expect(seq=end, within=PROMPT_S, skip_others=True, what=f"the {size}-byte write")
+            peer.collect(SETTLE_S)  # the rest of the write, if it came in more than one segment
+            peer.send(flags=ACK)
+        tcp.app_shutdown(conn)
+        peer.expect(flags=FIN | ACK, within=PROMPT_S, skip_others=True, what="the FIN")
     segments = [seg for seg in peer.segments if not seg.from_tester]
     odd = sum(1 for seg in segments if seg.length % 2)
     tcp.record("segments verified", f"{len(segments)} ({odd} with an odd number of bytes)")
@@ -113,12 +116,13 @@ def close_the_targets_window(tcp, conn):
     until an ACK advertises zero; return that ACK number (the target's RCV.NXT)."""
     peer = conn.peer
     window = 500
-    for _ in range(80):
-        peer.send(bytes(min(500, window)))
-        seen = peer.expect(flags=ACK, within=tcp.within(DELAYED_ACK), skip_others=True).segment
-        window = seen.window
-        if window == 0:
-            return seen.ack
+    with tcp.precondition("a zero receive window"):
+        for _ in range(80):
+            peer.send(bytes(min(500, window)))
+            ack = peer.expect(flags=ACK, within=tcp.within(DELAYED_ACK), skip_others=True)
+            window = ack.segment.window
+            if window == 0:
+                return ack.segment.ack
     raise ScenarioNotReached("a zero receive window", f"the window is still {window} bytes")
 
 

@@ -121,12 +121,13 @@ def test_the_mss_option_appears_in_syn_segments_only(tcp):
     of an MSS option; the SYN-ACK may carry one."""
     conn = tcp.connect_to_target()
     peer = conn.peer
-    peer.send(b"m" * 100)
-    tcp.set_option(conn, "nodelay", 1)
-    tcp.app_write(conn, bytes(WRITE))
-    data_segments(peer, WRITE)
-    tcp.app_shutdown(conn)
-    peer.expect(flags=FIN | ACK, within=PROMPT_S, skip_others=True, what="the FIN")
+    with tcp.precondition("data both ways, then the target's FIN"):
+        peer.send(b"m" * 100)
+        tcp.set_option(conn, "nodelay", 1)
+        tcp.app_write(conn, bytes(WRITE))
+        data_segments(peer, WRITE)
+        tcp.app_shutdown(conn)
+        peer.expect(flags=FIN | ACK, within=PROMPT_S, skip_others=True, what="the FIN")
     later = [seg for seg in peer.segments if not seg.from_tester and not seg.has(SYN)]
     with_mss = [seg.describe() for seg in later if seg.option(Mss) is not None]
     if with_mss:
