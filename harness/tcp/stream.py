@@ -49,7 +49,7 @@ class WriteThenClose(threading.Thread):
             self.sent = int(reply.get("sent", len(self.data)))
             if self.pause_s:
                 time.sleep(self.pause_s)
-            self.tcp.control.request("shutdown", handle=self.conn.handle, how="wr")
+            self.tcp.app_shutdown(self.conn)
         except BaseException as exc:  # handed to the test's thread by finished()
             self.problem = exc
 
