@@ -418,7 +418,7 @@ def discover_gaps(rec: RecordingView) -> list[float]:
 def too_few(gaps: list[float], judged: str) -> NotObserved:
     """A client may stop retransmitting on a timer of its own (dhclient gives up after 60 s
     by default): fewer delays than a check needs decide nothing, and a random schedule
-    must not be judged from a short sample (DESIGN.md, verdict discipline)."""
+    must not be judged from a short sample (README, "Verdicts")."""
     return NotObserved(
         f"{len(gaps) + 1} DISCOVERs in {BACKOFF_WATCH_S:.0f} s (delays "
         f"{', '.join(f'{g:.2f}' for g in gaps)} s): too few to judge {judged}"

@@ -1,7 +1,7 @@
 """ICMP echo (RFC 792; RFC 1122 3.2.2 and 3.2.2.6): every host answers a ping, returning
 what it was sent, from the address it was sent to; a message of an unknown type draws
 nothing. A host that never answers is reported once, by test_an_echo_request_is_answered;
-the checks of a reply's contents are UNSUPPORTED without one (DESIGN.md, verdict discipline)."""
+the checks of a reply's contents are UNSUPPORTED without one (README, "Verdicts")."""
 
 import pytest
 
