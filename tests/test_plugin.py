@@ -99,7 +99,7 @@ def test_malformed_rfc_marker_fails_collection(pytester):
     result = pytester.runpytest_subprocess()
     assert result.ret == 2  # netconform's usage errors (README, "Exit status")
     printed = "\n".join(result.outlines + result.errlines)  # collection exits print on stdout
-    assert "bad rfc marker: requirement ID must look like MUST-40" in printed
+    assert "bad rfc marker: requirement ID must be an Appendix B ID (MUST-40" in printed
 
 
 def test_options_are_listed_in_help(pytester):

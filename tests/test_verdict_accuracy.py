@@ -228,3 +228,34 @@ def test_an_rst_dropped_in_one_case_fails_that_case_only(pytester, quirk, failin
     got = verdicts(pytester, quirky(quirk), *[f"test_errors.py::{t}" for t in tests])
     level = "WARN" if failing == tests[1] else "FAIL"  # SHLD-2 is a SHOULD, MUST-66 a MUST
     assert got == {t: level if t == failing else "PASS" for t in tests}
+
+
+def state_verdicts(pytester, quirk: str, test: str) -> dict[str, str]:
+    """{state: verdict} of one parametrized test of test_state_edges.py on a quirky stack."""
+    out = pytester.path / "verdicts.json"
+    pytester.runpytest_subprocess(
+        f"{TCP / 'test_state_edges.py'}::{test}",
+        f"--target={quirky(quirk)}",
+        f"--verdicts={out}",
+        "-p",
+        "no:cacheprovider",
+        timeout=600,
+    )
+    rows = json.loads(out.read_text())
+    return {
+        row["nodeid"].split("[")[-1].removeprefix("quirky-").rstrip("]"): row["verdict"]
+        for row in rows
+    }
+
+
+def test_an_rst_taken_outside_the_window_fails_in_every_state(pytester):
+    got = state_verdicts(pytester, "rst-anywhere", "test_an_rst_outside_the_window_is_ignored")
+    assert len(got) == 8 and set(got.values()) == {"FAIL"}, got
+    kept = state_verdicts(pytester, "rst-anywhere", "test_an_rst_at_rcv_nxt_ends_the_connection")
+    assert len(kept) == 6 and set(kept.values()) == {"PASS"}, kept
+
+
+def test_a_stray_segment_left_unanswered_is_a_warning_in_every_state(pytester):
+    """The ACK rests on a lower-case "should" (RFC 9293 3.10.7.4): WARN, not FAIL."""
+    got = state_verdicts(pytester, "stray-unanswered", "test_data_outside_the_window_draws_an_ack")
+    assert len(got) == 8 and set(got.values()) == {"WARN"}, got

@@ -1,7 +1,8 @@
 """Requirement markers: which RFC requirement a suite test checks, and its level.
 
-``@pytest.mark.rfc("9293", "3.8.6.3", req="MUST-40")`` names RFC 9293 Appendix B's ID; other
-RFCs' requirements are named by the catalogue's own IDs (``req="renew-omits-server-id"``) or,
+``@pytest.mark.rfc("9293", "3.8.6.3", req="MUST-40")`` names RFC 9293 Appendix B's ID; a rule
+Appendix B does not number (RFC 9293's event processing, other RFCs) is named by the
+catalogue's own ID (``req="rst-resets"``, ``req="renew-omits-server-id"``) or,
 for the broad ones without an ID, by section and level
 (``@pytest.mark.rfc("5681", "4.2", level="SHOULD")``).
 
@@ -123,13 +124,14 @@ def parse_marker(args: tuple[object, ...], kwargs: dict[str, object]) -> Marker:
         return Marker(rfc, section, None, str(level))
     req = str(req)
     match = _APPENDIX_B_ID.match(req)
-    if rfc == "9293" or match:
-        if not match:
-            raise ValueError(f"requirement ID must look like MUST-40 or SHLD-19, got {req!r}")
+    if match:
         implied = _ID_LEVEL[match.group(1)]
         if level is not None and level != implied:
             raise ValueError(f"{req} is a {implied}, not a {level}")
         return Marker(rfc, section, req, implied)
     if not _CATALOGUE_ID.match(req):
-        raise ValueError(f"requirement ID must be lower-case words joined by dashes, got {req!r}")
+        raise ValueError(
+            "requirement ID must be an Appendix B ID (MUST-40, SHLD-19) or lower-case words "
+            f"joined by dashes, got {req!r}"
+        )
     return Marker(rfc, section, req, None if level is None else str(level))

@@ -155,8 +155,14 @@ class TcpCase(Case):
         self.control.request("shutdown", handle=conn.handle, how="wr")
 
     def track(self, peer: TcpPeer, handle: int) -> TcpConnection:
+        """A connection the test owns: the target's side is aborted when the test ends."""
         if handle not in self.handles:
             self.handles.append(handle)
+        return self.observe(peer, handle)
+
+    def observe(self, peer: TcpPeer, handle: int) -> TcpConnection:
+        """A connection in the evidence whose handle is not its own (a listener's, for one
+        still in SYN-RECEIVED): reset by the tester at the end, nothing aborted."""
         conn = TcpConnection(peer, handle)
         self.connections.append(conn)
         return conn

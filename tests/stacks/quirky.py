@@ -18,6 +18,8 @@ allowed by the RFCs, some are not):
   push-only           data that comes without PSH never reaches the application
   rst-data-ignored    an RST that carries data is dropped
   zero-window-drops-rst  an RST is dropped while the stack advertises a zero window
+  rst-anywhere        an RST is taken whatever its sequence number (no window check)
+  stray-unanswered    data outside the receive window is dropped without the ACK it should draw
   malformed=KIND      every TCP frame leaves broken as tests/stacks/malform.py says
   flood               broadcasts junk frames as fast as the TAP device takes them
   leak=MB             holds MB more megabytes of memory every second
@@ -147,6 +149,10 @@ class QuirkyStack(refstack.RefStack):
             del self.tail[key]
         if seg.flags & RST and self._drops_rst(seg, key):
             return None
+        if seg.flags & RST and "rst-anywhere" in self.quirks and key in self.last_ack:
+            return rebuild(eth, ip, dataclasses.replace(seg, seq=self.last_ack[key]))
+        if "stray-unanswered" in self.quirks and seg.payload and self._outside_window(seg, key):
+            return None
         if "push-only" in self.quirks and seg.payload and not seg.flags & PSH:
             return None  # held for a PSH that never comes; modelled as never taken in
         if "naive-options" in self.quirks and seg.flags & SYN and _mss_not_first(seg):
@@ -161,6 +167,12 @@ class QuirkyStack(refstack.RefStack):
         if "rst-data-ignored" in self.quirks and seg.payload:
             return True
         return "zero-window-drops-rst" in self.quirks and self.own_window.get(key) == 0
+
+    def _outside_window(self, seg: TcpSegment, key: tuple[int, int]) -> bool:
+        if key not in self.last_ack:
+            return False
+        offset = (seg.seq - self.last_ack[key]) % (1 << 32)
+        return offset >= max(self.own_window.get(key, 0), 1) and offset < 1 << 31
 
     def _bare_shrink(self, seg: TcpSegment, key: tuple[int, int]) -> bool:
         """An ACK that acknowledges nothing new and only closes the window."""
