@@ -14,6 +14,7 @@ retransmitted after an RTO: checks in those states match their answer with ``ski
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from harness.core.bounds import DELAYED_ACK, HANDSHAKE_S, PROMPT_S
 from harness.tcp.case import TcpCase, TcpConnection
@@ -41,7 +42,7 @@ def holding_ack(state: str) -> int | None:
     return 1 if state in FIN_UNACKED else None
 
 
-def send_stray(conn: TcpConnection, data: bytes = b"", **fields: int) -> None:
+def send_stray(conn: TcpConnection, data: bytes = b"", **fields: Any) -> None:
     """A segment off the connection's sequence (outside the window, an old duplicate): sent
     as given, without moving the peer's SND.NXT."""
     peer = conn.peer
