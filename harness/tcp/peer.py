@@ -25,7 +25,8 @@ from harness.core.tolerance import Tolerance
 from harness.tcp.oracle import Oracle, Prediction
 from reference_impl.tcp.seq import absolute, relative
 from reference_impl.wire.ethernet import ETH_P_IP, Ethernet
-from reference_impl.wire.ipv4 import PROTO_TCP, IPv4
+from reference_impl.wire.checksum import transport_checksum
+from reference_impl.wire.ipv4 import PROTO_TCP, IPv4, ip_to_bytes
 from reference_impl.wire.tcp import (
     ACK,
     PSH,
@@ -166,6 +167,25 @@ class TcpPeer:
         self._tell_oracle(segment)
         self.snd_nxt = max(self.snd_nxt, seq + segment.seg_len)
 
+    def send_raw_options(self, raw: bytes, *, flags: int = SYN, seq: int = 0) -> None:
+        """One segment whose options are the bytes ``raw`` as given (an illegal length, say),
+        padded with zeros to a 32-bit boundary. Neither SND.NXT nor the oracle moves: what a
+        target makes of such a segment is the test's question, not the reference's."""
+        ack = absolute(self.rcv_nxt, self.irs) if flags & ACK and self.irs is not None else 0
+        plain = TcpSegment(
+            self.tester_port, self.target_port, absolute(seq, self.iss), ack, flags, self.window
+        ).emit(self.tester_ip, self.target_ip)
+        raw += bytes(-len(raw) % 4)
+        header = bytearray(plain[:20] + raw)
+        header[12] = (len(header) // 4) << 4 | (header[12] & 0x0F)
+        header[16:18] = bytes(2)
+        checksum = transport_checksum(
+            ip_to_bytes(self.tester_ip), ip_to_bytes(self.target_ip), PROTO_TCP, bytes(header)
+        )
+        header[16:18] = checksum.to_bytes(2, "big")
+        packet = IPv4(self.tester_ip, self.target_ip, PROTO_TCP, bytes(header)).emit()
+        self.link.send(Ethernet(self.target_mac, self.tester_mac, ETH_P_IP, packet).emit())
+
     def _frame(self, segment: TcpSegment, corrupt_checksum: bool) -> bytes:
         """Ethernet + IPv4 (DF, TTL 64) + the segment, its checksum spoilt on request."""
         tcp = bytearray(segment.emit(self.tester_ip, self.target_ip))
@@ -276,6 +296,11 @@ class TcpPeer:
         """Both directions of this connection so far (``segments`` holds the target's)."""
         self.link.drain()
         return self.conversation(self.link.captured)
+
+    def target_frames(self) -> list[Frame]:
+        """The frames the target sent on this connection so far, as captured."""
+        self.link.drain()
+        return [frame for frame in self.link.captured if self._belongs(frame) is False]
 
     def last_sent_ns(self) -> int:
         """Kernel timestamp of the tester's latest segment on this connection."""

@@ -5,8 +5,10 @@ blocks, and sequence numbers that wrap past 2**32 (RFC 9293 3.4 and 3.7.1; RFC 7
 
 import pytest
 
-from harness.core.bounds import DELAYED_ACK, HANDSHAKE_S, PROMPT_S
+from harness.core.bounds import DELAYED_ACK, HANDSHAKE_S, PROMPT_S, QUIET_S
 from harness.core.errors import ConformanceFailure, Unsupported
+from reference_impl.wire.ethernet import Ethernet
+from reference_impl.wire.ipv4 import IPv4
 from reference_impl.wire.tcp import (
     ACK,
     FIN,
@@ -203,3 +205,132 @@ def test_sequence_numbers_wrap_past_2_32(tcp):
         )
     if tcp.app_read(conn, 800) != b"".join(chunks):
         raise ConformanceFailure("the bytes across the wrap were not delivered in order")
+
+
+# -- what the target makes of illegal option lengths (MUST-7) -------------------------------
+
+ILLEGAL_OPTIONS = {
+    "length-0": bytes([253, 0, 2, 4, 5, 180]),  # kind 253 of length 0, then MSS 1460
+    "length-1": bytes([253, 1, 2, 4, 5, 180]),
+    "past-the-header": bytes([2, 40, 5, 180]),  # an MSS that claims 40 bytes
+}
+
+
+@pytest.mark.parametrize("illegal", ILLEGAL_OPTIONS)
+@pytest.mark.rfc("9293", "3.1", req="MUST-7")
+def test_an_illegal_option_length_leaves_the_stack_working(tcp, illegal):
+    """A SYN whose option list has an illegal length may be dropped or refused (RST); the
+    stack must survive it: the next SYN to the same listener is answered with a SYN-ACK."""
+    port, listener = tcp.listen()
+    bad = tcp.peer(port)
+    tcp.observe(bad, listener)
+    bad.send_raw_options(ILLEGAL_OPTIONS[illegal])
+    answer = bad.collect(QUIET_S)
+    tcp.record("answer to the illegal SYN", [seg.describe() for seg in answer] or "none")
+    good = tcp.peer(port)
+    tcp.observe(good, listener)
+    good.send_syn()
+    try:
+        good.expect(flags=SYN | ACK, ack=1, within=PROMPT_S, what="the next SYN-ACK")
+    except ConformanceFailure:
+        if not tcp.bed.target.alive:
+            raise ConformanceFailure(
+                f"the stack exited after a SYN with an option of illegal length ({illegal})"
+            ) from None
+        raise
+
+
+# -- the options the target sends (MUST-68, MUST-69) -----------------------------------------
+
+
+def raw_options(frame: bytes) -> bytes:
+    """The option bytes of the TCP header in an Ethernet frame, padding included."""
+    packet = IPv4.parse(Ethernet.parse(frame).payload).payload
+    return packet[20 : (packet[12] >> 4) * 4]
+
+
+def option_problems(raw: bytes) -> tuple[list[str], bytes | None]:
+    """(options without a proper length, the bytes after an EOL or None without one)."""
+    problems, i = [], 0
+    while i < len(raw):
+        kind = raw[i]
+        if kind == 0:
+            return problems, raw[i + 1 :]
+        if kind == 1:
+            i += 1
+            continue
+        length = raw[i + 1] if i + 1 < len(raw) else 0
+        if length < 2 or i + length > len(raw):
+            return [f"kind {kind} at byte {i}: length {length}"], None
+        i += length
+    return problems, None
+
+
+def target_option_bytes(tcp):
+    """The raw options of every segment the target sends in a passive open (SYN-ACK), an
+    active open (SYN) and data both ways on each."""
+    passive = tcp.connect_to_target(options=[SackPermitted(), WindowScale(2)])
+    active = tcp.connect_from_target()
+    for conn in (passive, active):
+        with tcp.precondition("data from the target"):
+            tcp.set_option(conn, "nodelay", 1)
+            tcp.app_write(conn, bytes(2000))
+            data_segments(conn.peer, 2000)
+    return [
+        (frame, raw_options(frame.data))
+        for conn in (passive, active)
+        for frame in conn.peer.target_frames()
+    ]
+
+
+@pytest.mark.rfc("9293", "3.1", req="MUST-68")
+def test_every_option_the_target_sends_has_a_length(tcp):
+    seen = target_option_bytes(tcp)
+    for _frame, raw in seen:
+        problems, _ = option_problems(raw)
+        if problems:
+            raise ConformanceFailure(f"an option without a proper length: {problems[0]}")
+    tcp.record("segments whose options were read", len(seen))
+
+
+@pytest.mark.rfc("9293", "3.1", req="MUST-69")
+def test_the_header_after_an_eol_is_zero_padding(tcp):
+    padding = [(raw, option_problems(raw)[1]) for _, raw in target_option_bytes(tcp)]
+    for raw, after in padding:
+        if after is not None and any(after):
+            raise ConformanceFailure(f"options {raw.hex()}: bytes after the EOL are not zero")
+    tcp.record(
+        "segments ending their options with an EOL", sum(1 for _, a in padding if a is not None)
+    )
+
+
+# -- the MSS the target announces (SHLD-5, SHLD-6) ----------------------------------------------
+
+LINK_MTU = 1500  # every bed's link (veth, bridge and TAP keep the Ethernet default)
+
+
+def announced_mss(tcp):
+    """The target's MSS options: in its SYN-ACK and in its own SYN."""
+    passive = tcp.connect_to_target().peer.target_syn
+    active = tcp.connect_from_target().peer.target_syn
+    return {"SYN-ACK": passive.option(Mss), "SYN": active.option(Mss)}
+
+
+@pytest.mark.rfc("9293", "3.7.1", req="SHLD-5")
+def test_syns_carry_an_mss_option(tcp):
+    """On a 1500-byte link a receive MSS is not 536: both SYNs announce it."""
+    missing = [name for name, mss in announced_mss(tcp).items() if mss is None]
+    if missing:
+        raise ConformanceFailure(f"no MSS option in the target's {' and '.join(missing)}")
+
+
+@pytest.mark.rfc("9293", "3.7.3", req="SHLD-6")
+def test_the_mss_fits_the_link_mtu(tcp):
+    """The MSS announced fits the link's MTU of 1500 less 40 bytes of IPv4 and TCP headers."""
+    found = {name: mss.value for name, mss in announced_mss(tcp).items() if mss is not None}
+    tcp.record("MSS announced", found or "none")
+    too_big = {name: value for name, value in found.items() if value > LINK_MTU - 40}
+    if too_big:
+        raise ConformanceFailure(
+            f"an MSS above {LINK_MTU - 40} on a {LINK_MTU}-byte link: {too_big}"
+        )
