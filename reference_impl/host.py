@@ -249,7 +249,23 @@ class Host:
 
     # -- TCP ------------------------------------------------------------------------------
 
+    def _invalid_source(self, src: str) -> bool:
+        """RFC 1122 3.2.1.3: no host sends from a broadcast, multicast, class E, zero or
+        loopback address; TCP ignores such segments (RFC 9293 MUST-63). Checked for TCP
+        only: a DHCP client rightly sends from 0.0.0.0."""
+        address = ipaddress.ip_address(src)
+        return (
+            address.is_multicast
+            or address.is_reserved  # class E, and 255.255.255.255 with it
+            or address.is_unspecified
+            or address.is_loopback
+            or address == self.network.broadcast_address
+        )
+
     def _on_tcp(self, packet: IPv4, now: int) -> None:
+        if self._invalid_source(packet.src):
+            self.drops["tcp from an invalid source"] += 1
+            return
         seg = decode_checked(packet.src, packet.dst, packet.payload)
         if seg is None:
             self.drops["tcp checksum or header"] += 1

@@ -24,8 +24,8 @@ from harness.core.segment import Note, Segment, judged_flags
 from harness.core.tolerance import Tolerance
 from harness.tcp.oracle import Oracle, Prediction
 from reference_impl.tcp.seq import absolute, relative
-from reference_impl.wire.ethernet import ETH_P_IP, Ethernet
 from reference_impl.wire.checksum import transport_checksum
+from reference_impl.wire.ethernet import ETH_P_IP, Ethernet
 from reference_impl.wire.ipv4 import PROTO_TCP, IPv4, ip_to_bytes
 from reference_impl.wire.tcp import (
     ACK,

@@ -147,6 +147,21 @@ def test_host_drops_bad_frames_without_raising():
     assert sum(host.drops.values()) == 5
 
 
+@pytest.mark.parametrize(
+    "source", ["255.255.255.255", "198.18.0.255", "224.0.0.5", "240.0.0.1", "0.0.0.0", "127.0.0.1"]
+)
+def test_host_ignores_a_syn_from_an_address_no_host_has(source):
+    """RFC 9293 MUST-63 (RFC 1122 3.2.1.3): broadcast, multicast, class E, zero and loopback
+    sources are not answered; an ordinary one is."""
+    host = make_host(neighbors={PEER_IP: PEER_MAC, source: PEER_MAC})
+    host.listen(80)
+    assert (
+        host.receive_frame(tcp_frame(TcpSegment(5555, 80, 1000, 0, SYN, 100), source), now=0) == []
+    )
+    assert host.drops["tcp from an invalid source"] == 1
+    assert len(host.receive_frame(tcp_frame(TcpSegment(5556, 80, 1000, 0, SYN, 100)), now=1)) == 1
+
+
 def test_host_ignores_frames_for_other_macs_and_addresses():
     host = make_host(neighbors={PEER_IP: PEER_MAC})
     seg = TcpSegment(5555, 80, 1000, 0, SYN, 100)
