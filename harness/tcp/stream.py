@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from harness.core.bounds import CLOSE_STALL
+from harness.core.bounds import CLOSE_STALL, HANDSHAKE_S
 from harness.core.errors import ConformanceFailure, ScenarioNotReached
 from harness.core.segment import Segment
 from harness.tcp.case import TcpCase, TcpConnection
@@ -78,6 +78,21 @@ class Received:
     @property
     def data_end(self) -> int:
         return 1 + len(self.data)
+
+
+def data_segments(peer: TcpPeer, total: int, within: float = HANDSHAKE_S) -> list[Segment]:
+    """The target's data segments, each acknowledged as it comes, until ``total`` bytes
+    have come (the oracle is not consulted: any segmentation is allowed)."""
+    got, segments = 0, []
+    while got < total:
+        seg = peer.expect(
+            within=within, what=f"data (have {got} of {total} bytes)", skip_others=True
+        ).segment
+        if seg.length:
+            segments.append(seg)
+            got = max(got, seg.seq - 1 + seg.length)
+            peer.send(flags=ACK, ack=seg.seq + seg.length)
+    return segments
 
 
 def read_to_fin(

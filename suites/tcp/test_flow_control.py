@@ -6,10 +6,17 @@ import itertools
 
 import pytest
 
-from harness.core.bounds import DELAYED_ACK, PROMPT_S, Bound
+from harness.core.bounds import (
+    DELAYED_ACK,
+    OLD_INITIAL_RTO,
+    PROMPT_S,
+    Bound,
+)
+from harness.core.bounds import ZERO_WINDOW_PROBE as PROBING_GOES_ON
 from harness.core.errors import ConformanceFailure, ScenarioNotReached
 from harness.tcp.classify import BEYOND_WINDOW, NEW_DATA, ZERO_WINDOW_PROBE, classify, of_kind
-from reference_impl.wire.tcp import ACK, PSH
+from harness.tcp.stream import data_segments
+from reference_impl.wire.tcp import ACK, PSH, RST
 
 PROBE_WAIT_S = 8.0  # a first probe is due after one RTO (SHLD-29); 8 s covers 3 s RTOs twice
 
@@ -205,4 +212,180 @@ def test_data_without_push_reaches_the_application(tcp):
     if read != b"p" * 100:
         raise ConformanceFailure(
             f"the application read {len(read)} of 100 bytes sent without PSH in {UNPUSHED_S:.0f} s"
+        )
+
+
+# -- windows above 32767, a window shrunk under data in flight, and a long zero window ----------
+
+
+@pytest.mark.parametrize("window", [40000, 65535])
+@pytest.mark.rfc("9293", "3.1", req="MUST-1")
+def test_a_window_above_32767_is_unsigned(tcp, window):
+    """A window with its top bit set, unscaled: read as a signed number it is negative and
+    nothing could be sent; read right, data leaves at once (up to the congestion window)."""
+    conn = tcp.connect_to_target(window=window)
+    write_nodelay(tcp, conn, 20000)
+    sent = [seg for seg in conn.peer.collect(FLIGHT_S) if seg.length]
+    end = max((seg.seq + seg.length for seg in sent), default=1)
+    tcp.record("bytes sent in the first 0.5 s", end - 1)
+    if end <= 2:
+        raise ConformanceFailure(
+            f"with a window of {window} the target sent {end - 1} bytes in 0.5 s of a "
+            "20000-byte write: it did not take the window as unsigned"
+        )
+    if end > window + 1:
+        raise ConformanceFailure(f"data up to {end - 1} beyond a window of {window}")
+
+
+# A first probe comes when the zero window has lasted one RTO (SHLD-29). On a link with an RTT
+# well under 1 ms the RTO is the stack's floor: 1 s by RFC 6298 2.4, 200 ms in Linux, and at
+# most RFC 1122's initial 3 s. A probe within 100 ms waited for no timer at all.
+EARLIEST_PROBE_S = 0.1
+FIRST_PROBE = Bound(3.0, "SHOULD", "RFC 9293 3.8.6.1 SHLD-29", "the first probe after one RTO")
+
+
+@pytest.mark.rfc("9293", "3.8.6.1", req="SHLD-29")
+def test_the_first_zero_window_probe_waits_one_retransmission_timeout(tcp):
+    conn = zero_window_with_data_waiting(tcp)
+    sent_ns = conn.peer.last_sent_ns()
+    probes = zero_window_segments(tcp, conn, 1, tcp.tolerance.window(PROBE_WAIT_S))
+    if not probes:
+        raise ScenarioNotReached("a zero-window probe", "none came (test_zero_window_is_probed)")
+    delay = (probes[0].ts_ns - sent_ns) / 1e9
+    tcp.measure("zero window -> first probe", delay, FIRST_PROBE)
+    if delay < EARLIEST_PROBE_S:
+        raise ConformanceFailure(f"the first probe came after {delay * 1000:.1f} ms: no RTO waited")
+    if not FIRST_PROBE.met(delay, tcp.tolerance):
+        raise ConformanceFailure(f"the first probe came after {delay:.2f} s, later than any RTO")
+
+
+def answer_probes(conn, duration, ack):
+    """For ``duration`` seconds, answer every segment at or below ``ack`` with our zero
+    window; returns the segments that came."""
+    peer, seen = conn.peer, []
+    for seg in peer.collect(duration):
+        seen.append(seg)
+        if seg.seq <= ack:
+            peer.send(flags=ACK, ack=ack, window=0)
+    return seen
+
+
+PERSIST_S = 20.0  # long enough for a stack that gives up after a few probes to show it
+
+
+@pytest.mark.rfc("9293", "3.8.6.1", req="MUST-37")
+def test_a_window_kept_at_zero_leaves_the_connection_open(tcp):
+    """We answer every probe for 20 s, always with a zero window: the target keeps probing
+    and keeps the connection; when the window opens, the data comes. (A stack that gives up
+    after longer than 20 s of acknowledged probes is not caught here.)"""
+    conn = zero_window_with_data_waiting(tcp)
+    peer = conn.peer
+    seen = answer_probes(conn, PERSIST_S, 101)
+    resets = [seg.describe() for seg in seen if seg.flags & RST]
+    if resets:
+        raise ConformanceFailure(f"the target reset the connection at a zero window: {resets[0]}")
+    probes = [seg for seg in seen if seg.seq <= 101]
+    tcp.record("probes in 20 s of zero window", len(probes))
+    if not probes or (peer.last_sent_ns() - probes[-1].ts_ns) / 1e9 > PROBING_GOES_ON.seconds:
+        raise ConformanceFailure(f"probing stopped: {len(probes)} probes in {PERSIST_S:.0f} s")
+    peer.send(flags=ACK, ack=101, window=65535)
+    peer.expect(
+        seq=101, within=tcp.within(RESUME), skip_others=True, what="data once the window opens"
+    )
+
+
+def flight_then_shrink(tcp, window):
+    """The target sends 3000 bytes; our ACK of the first 1000 offers ``window`` bytes from
+    there, so the right edge moves left from 65536 to 1001 + ``window``; 2000 more bytes
+    wait in the target."""
+    conn = tcp.connect_to_target()
+    peer = conn.peer
+    with tcp.precondition("3000 bytes in flight, then a window shrunk under them"):
+        write_nodelay(tcp, conn, 3000)
+        got = 0
+        while got < 3000:
+            seg = peer.expect(within=PROMPT_S, skip_others=True, what="the flight").segment
+            got = max(got, seg.seq - 1 + seg.length)
+        peer.send(flags=ACK, ack=1001, window=window)
+        tcp.app_write(conn, bytes(2000))
+    return conn
+
+
+@pytest.mark.rfc("9293", "3.8.6", req="MUST-35")
+def test_a_window_shrunk_to_zero_is_probed(tcp):
+    """After our window shrinks to zero under unacknowledged data, the target probes it (a
+    probe or a retransmission at SND.UNA, within one backed-off RTO), and once the window
+    opens the data flows again."""
+    conn = flight_then_shrink(tcp, 0)
+    peer = conn.peer
+    seen = peer.collect(tcp.tolerance.window(PROBE_WAIT_S), until=lambda seg: seg.seq <= 1001)
+    probes = [seg for seg in seen if seg.seq <= 1001]
+    if not probes:
+        raise ConformanceFailure(
+            f"no probe of a window shrunk to zero within {PROBE_WAIT_S:.0f} s: "
+            f"{[seg.describe() for seg in seen] or 'nothing came'}"
+        )
+    tcp.measure("shrink to zero -> first probe", (probes[0].ts_ns - peer.last_sent_ns()) / 1e9)
+    peer.send(flags=ACK, ack=1001, window=65535)
+    peer.expect(
+        seq=1001, within=tcp.within(RESUME), skip_others=True, what="data once the window opens"
+    )
+
+
+@pytest.mark.rfc("9293", "3.8.6", req="SHLD-15")
+def test_no_new_data_goes_into_a_shrunk_window(tcp):
+    """Our window shrinks to end at 2001 with data out to 3001: nothing past 3001 is sent."""
+    conn = flight_then_shrink(tcp, 1000)
+    seen = conn.peer.collect(tcp.tolerance.window(OLD_INITIAL_RTO.seconds))
+    new = [seg.describe() for seg in seen if seg.seq + seg.length > 3001]
+    if new:
+        raise ConformanceFailure(f"new data sent past a shrunk window: {new[0]}")
+
+
+@pytest.mark.rfc("9293", "3.8.6", req="SHLD-16")
+def test_old_data_inside_a_shrunk_window_is_retransmitted(tcp):
+    """Our window shrinks to end at 2001 with data out to 3001: the data at 1001 (inside the
+    window) is retransmitted when its timer fires."""
+    conn = flight_then_shrink(tcp, 1000)
+    seen = conn.peer.expect(
+        seq=1001, within=tcp.within(OLD_INITIAL_RTO), skip_others=True, what="data at 1001 again"
+    )
+    tcp.measure("shrink -> retransmission", seen.delay_s, OLD_INITIAL_RTO)
+
+
+@pytest.mark.rfc("9293", "3.8.6", req="SHLD-14")
+def test_the_receive_windows_right_edge_never_moves_left(tcp):
+    """The application does not read; every ACK's right edge (ACK + window) is at or past
+    the one before, until the window closes and after the application reads."""
+    conn = tcp.connect_to_target(rcvbuf=4096)
+    peer = conn.peer
+    edges = []
+    for _ in range(40):
+        peer.send(bytes(500))
+        seen = peer.expect(flags=ACK, within=tcp.within(DELAYED_ACK), skip_others=True).segment
+        edges.append(seen.ack + seen.window)
+        if seen.window < 1000 or peer.snd_nxt > seen.ack + 2000:
+            break
+    tcp.app_read(conn, seen.ack - 1)
+    update = peer.expect(flags=ACK, within=tcp.within(DELAYED_ACK), skip_others=True).segment
+    edges.append(update.ack + update.window)
+    tcp.record("right edges", edges)
+    moved_left = [(a, b) for a, b in itertools.pairwise(edges) if b < a]
+    if moved_left:
+        raise ConformanceFailure(
+            f"the right edge moved left from {moved_left[0][0]} to {moved_left[0][1]}"
+        )
+
+
+@pytest.mark.rfc("9293", "3.9.1.2", req="SHLD-28")
+def test_a_large_write_leaves_in_full_sized_segments(tcp):
+    """20000 bytes with a window of 65535: every segment but the last is full-sized."""
+    conn = tcp.connect_to_target()
+    write_nodelay(tcp, conn, 20000)
+    sizes = [seg.length for seg in data_segments(conn.peer, 20000)]
+    short = [size for size in sizes[:-1] if size < max(sizes)]
+    tcp.record("segment sizes", sizes)
+    if short:
+        raise ConformanceFailure(
+            f"{len(short)} segments under {max(sizes)} bytes before the last: {sizes}"
         )

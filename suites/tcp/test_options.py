@@ -5,8 +5,9 @@ blocks, and sequence numbers that wrap past 2**32 (RFC 9293 3.4 and 3.7.1; RFC 7
 
 import pytest
 
-from harness.core.bounds import DELAYED_ACK, HANDSHAKE_S, PROMPT_S, QUIET_S
+from harness.core.bounds import DELAYED_ACK, PROMPT_S, QUIET_S
 from harness.core.errors import ConformanceFailure, Unsupported
+from harness.tcp.stream import data_segments
 from reference_impl.wire.ethernet import Ethernet
 from reference_impl.wire.ipv4 import IPv4
 from reference_impl.wire.tcp import (
@@ -28,20 +29,6 @@ WRITE = 6000
 UNKNOWN = UnknownOption(253, b"NC")
 
 FLIGHT_S = 0.5  # long enough for a sender to put its whole window on the wire
-
-
-def data_segments(peer, total, within=HANDSHAKE_S):
-    """Collect the target's data segments until ``total`` bytes have come."""
-    got, segments = 0, []
-    while got < total:
-        seg = peer.expect(
-            within=within, what=f"data (have {got} of {total} bytes)", skip_others=True
-        ).segment
-        if seg.length:
-            segments.append(seg)
-            got = max(got, seg.seq - 1 + seg.length)
-            peer.send(flags=ACK, ack=seg.seq + seg.length)
-    return segments
 
 
 @pytest.mark.rfc("9293", "3.7.1", req="MUST-16")
