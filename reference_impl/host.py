@@ -397,6 +397,11 @@ class Host:
         self.now = now
         self._send_segments(key[1], self.connection(key).shutdown(now=now))
 
+    def tcp_release(self, key: ConnKey, *, now: int) -> None:
+        """The application closes the connection and reads no more (see TcpConnection.release)."""
+        self.now = now
+        self._send_segments(key[1], self.connection(key).release(now=now))
+
     def tcp_abort(self, key: ConnKey, *, now: int) -> None:
         self.now = now
         self._send_segments(key[1], self.connection(key).abort(now=now))

@@ -334,11 +334,8 @@ class RefStack:
         if kind == "listener":
             self.host.unlisten(int(str(value)))
         elif kind == "conn" and value in self.host.connections:
-            conn = self.host.connections[value]
-            if conn.readable:
-                self.host.tcp_abort(value, now=now_us())  # unread data is lost: RST (SHLD-3)
-            elif conn.state not in (State.CLOSED, State.TIME_WAIT):
-                self.host.tcp_shutdown(value, now=now_us())
+            if self.host.connections[value].state not in (State.CLOSED, State.TIME_WAIT):
+                self.host.tcp_release(value, now=now_us())  # unread data is lost: RST (SHLD-3)
         elif kind is None:
             raise RequestError("no_such_handle", f"no handle {r['handle']}")
         return {}

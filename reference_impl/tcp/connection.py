@@ -80,6 +80,7 @@ class TcpConnection:
         self._send_buf = bytearray()  # bytes from SND.UNA on
         self._fin_seq: int | None = None  # where our FIN goes, once the application closed
         self._close_queued = False  # CLOSE in SYN-RECEIVED with data pending (3.10.4)
+        self.reads_closed = False  # released: the application reads no more (MAY-1)
         self._rcv_buf = bytearray()  # in-order bytes the application has not read
         self.ooo = Reassembly()
         self.fin_received = False
@@ -228,12 +229,23 @@ class TcpConnection:
 
     close = shutdown  # the application may still read after CLOSE (3.10.4)
 
+    def release(self, *, now: int) -> list[TcpSegment]:
+        """The application closes and will read no more (a half-duplex close, MAY-1): data
+        it left unread, or that comes later, is lost, and the peer hears so by RST (SHLD-3)."""
+        if self.readable:
+            return self.abort(now=now)
+        self.reads_closed = True
+        return self.shutdown(now=now)
+
     def abort(self, *, now: int) -> list[TcpSegment]:
         """ABORT (3.10.5): RST in synchronized states, then CLOSED."""
+        self._abort()
+        return self.outgoing()
+
+    def _abort(self) -> None:
         if self.state not in (State.CLOSED, State.LISTEN, State.SYN_SENT, State.TIME_WAIT):
             self._emit(RST | ACK, self.snd_nxt)
         self._reset("aborted")
-        return self.outgoing()
 
     def outgoing(self) -> list[TcpSegment]:
         out, self._outbox = self._outbox, []
@@ -420,6 +432,9 @@ class TcpConnection:
         if not self._on_ack(seg, now):
             return
         if seg.payload and self.state in RECEIVES_DATA:  # seventh: segment text
+            if self.reads_closed:
+                self._abort()  # no one will ever read it (SHLD-3)
+                return
             self._on_data(seg, now)
         if seg.flags & FIN:  # eighth: FIN
             self._on_fin(seq.add(seg.seq, len(seg.payload)), now)

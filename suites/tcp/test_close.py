@@ -4,7 +4,7 @@
 import pytest
 
 from harness.core.bounds import DELAYED_ACK, INITIAL_RTO, OLD_INITIAL_RTO, PROMPT_S, QUIET_S
-from reference_impl.wire.tcp import ACK, FIN
+from reference_impl.wire.tcp import ACK, FIN, RST
 
 
 @pytest.mark.rfc("9293", "3.4", level="MUST")
@@ -130,3 +130,37 @@ def test_simultaneous_close(tcp):
     )
     peer.send(flags=ACK, seq=2, ack=2)
     peer.expect_silence(QUIET_S, what="both sides closed")
+
+
+def app_close(tcp, conn):
+    """The application closes the connection entirely (it will read no more)."""
+    tcp.control.request("close", handle=conn.handle)
+    tcp.handles.remove(conn.handle)
+
+
+@pytest.mark.rfc("9293", "3.6.1", req="SHLD-3")
+def test_closing_with_unread_data_sends_rst(tcp):
+    """100 bytes arrive and are acknowledged but never read; the application closes: the
+    target sends RST, not FIN, to show the data was lost."""
+    conn = tcp.connect_to_target()
+    peer = conn.peer
+    with tcp.precondition("100 bytes acknowledged, unread"):
+        peer.send(b"u" * 100)
+        peer.expect(flags=ACK, ack=101, within=tcp.within(DELAYED_ACK), what="the ACK")
+    app_close(tcp, conn)
+    peer.expect(flags=(RST, RST | ACK), seq=1, within=PROMPT_S, what="RST for the unread data")
+
+
+@pytest.mark.rfc("9293", "3.6.1", req="SHLD-3")
+def test_data_after_a_full_close_draws_rst(tcp):
+    """The application closes (its FIN goes out); 100 bytes that arrive afterwards can never
+    be read: the target answers them with RST."""
+    conn = tcp.connect_to_target()
+    peer = conn.peer
+    app_close(tcp, conn)
+    with tcp.precondition("the target's FIN after the close"):
+        peer.expect(flags=FIN | ACK, seq=1, within=PROMPT_S, what="the target's FIN")
+    peer.send(b"late" * 25)
+    peer.expect(
+        flags=(RST, RST | ACK), within=PROMPT_S, what="RST for data after close", skip_others=True
+    )

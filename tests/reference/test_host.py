@@ -8,7 +8,7 @@ from reference_impl.wire.arp import REPLY, REQUEST, Arp
 from reference_impl.wire.checksum import internet_checksum
 from reference_impl.wire.ethernet import BROADCAST, ETH_P_ARP, ETH_P_IP, Ethernet
 from reference_impl.wire.ipv4 import PROTO_ICMP, PROTO_TCP, PROTO_UDP, IPv4
-from reference_impl.wire.tcp import ACK, PSH, RST, SYN, Mss, TcpSegment
+from reference_impl.wire.tcp import ACK, FIN, PSH, RST, SYN, Mss, TcpSegment
 from reference_impl.wire.udp import Udp
 
 HOST_MAC, PEER_MAC, GW_MAC = "02:00:00:00:00:02", "02:00:00:00:00:01", "02:00:00:00:00:fe"
@@ -232,3 +232,36 @@ def test_timers_of_many_connections_all_fire():
     again = host.on_timer(now=due)
     synacks = [decode(frame)[1] for frame in again]
     assert len(synacks) == 300 and all(s.flags == SYN | ACK for s in synacks)
+
+
+def established(host):
+    host.listen(80)
+    (synack,) = host.receive_frame(
+        tcp_frame(TcpSegment(5555, 80, 1000, 0, SYN, 65535, options=(Mss(1460),))), now=0
+    )
+    _eth, sa = decode(synack)
+    host.receive_frame(tcp_frame(TcpSegment(5555, 80, 1001, sa.seq + 1, ACK, 65535)), now=1)
+    return host.accept(80), sa.seq + 1
+
+
+def test_a_released_connection_answers_later_data_with_rst():
+    """RFC 9293 SHLD-3: after a full close (MAY-1) data can never be read; the peer hears."""
+    host = make_host(neighbors={PEER_IP: PEER_MAC})
+    key, snd = established(host)
+    host.tcp_release(key, now=2)
+    (fin,) = [decode(f)[1] for f in host.flush()]
+    assert fin.flags == FIN | ACK
+    host.receive_frame(tcp_frame(TcpSegment(5555, 80, 1001, snd + 1, ACK, 65535)), now=3)
+    data = TcpSegment(5555, 80, 1001, snd + 1, ACK | PSH, 65535, b"x" * 10)
+    (rst,) = [decode(f)[1] for f in host.receive_frame(tcp_frame(data), now=4)]
+    assert rst.flags & RST and rst.seq == snd + 1
+
+
+def test_releasing_with_unread_data_sends_rst_not_fin():
+    host = make_host(neighbors={PEER_IP: PEER_MAC})
+    key, snd = established(host)
+    host.receive_frame(tcp_frame(TcpSegment(5555, 80, 1001, snd, ACK | PSH, 65535, b"hi")), now=2)
+    host.flush()
+    host.tcp_release(key, now=3)
+    (rst,) = [decode(f)[1] for f in host.flush()]
+    assert rst.flags == RST | ACK and rst.seq == snd
