@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import ipaddress
+import struct
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
@@ -26,7 +27,17 @@ from reference_impl.tcp.states import State
 from reference_impl.wire.arp import REPLY, REQUEST, Arp
 from reference_impl.wire.errors import WireError
 from reference_impl.wire.ethernet import BROADCAST, ETH_P_ARP, ETH_P_IP, Ethernet
-from reference_impl.wire.icmp import ECHO_REQUEST, Icmp, echo_reply_to
+from reference_impl.wire.icmp import (
+    DEST_UNREACHABLE,
+    ECHO_REQUEST,
+    FRAGMENTATION_NEEDED,
+    PORT_UNREACHABLE,
+    PROTOCOL_UNREACHABLE,
+    SOURCE_QUENCH,
+    Icmp,
+    echo_reply_to,
+    next_hop_mtu,
+)
 from reference_impl.wire.ipv4 import FLAG_MF, PROTO_ICMP, PROTO_TCP, PROTO_UDP, IPv4
 from reference_impl.wire.tcp import SYN, TcpSegment
 from reference_impl.wire.udp import Udp, udp_checksum_ok
@@ -238,14 +249,36 @@ class Host:
             pending.frames.append((hop, packet))
 
     def _on_icmp(self, packet: IPv4) -> None:
-        """Only a well-formed echo request is answered (RFC 1122 3.2.2.6); other types are
+        """A well-formed echo request is answered (RFC 1122 3.2.2.6); an error about one of
+        our TCP segments goes to its connection (RFC 9293 3.9.2.2); other types are
         silently discarded (3.2.2)."""
         try:
             message = Icmp.parse(packet.payload)
         except WireError:
             return
-        if message.type == ECHO_REQUEST and message.checksum_ok:
+        if not message.checksum_ok:
+            return
+        if message.type == ECHO_REQUEST:
             self._send_ip(packet.src, PROTO_ICMP, echo_reply_to(message).emit())
+        elif message.type in (DEST_UNREACHABLE, SOURCE_QUENCH):
+            self._tcp_error(message)
+
+    def _tcp_error(self, message: Icmp) -> None:
+        """Hand an ICMP error to the TCP connection whose segment it quotes."""
+        try:
+            quoted = IPv4.parse_quoted(message.payload)
+        except WireError:
+            return
+        if quoted.proto != PROTO_TCP or quoted.src != self.config.ip or len(quoted.payload) < 8:
+            return
+        sport, dport, quoted_seq = struct.unpack_from("!HHI", quoted.payload)
+        conn = self.connections.get((sport, quoted.dst, dport))
+        if conn is None or conn.state == State.CLOSED:
+            return
+        kind = icmp_error_kind(message)
+        self._send_segments(
+            quoted.dst, conn.icmp_error(kind, quoted_seq, mtu=next_hop_mtu(message), now=self.now)
+        )
 
     # -- TCP ------------------------------------------------------------------------------
 
@@ -441,3 +474,17 @@ class Host:
         queue = self.udp_ports.get(datagram.dport)
         if queue is not None and len(queue) < 1024:
             queue.append((packet.src, datagram.sport, datagram.payload))
+
+
+def icmp_error_kind(message: Icmp) -> str:
+    """RFC 9293 3.9.2.2: protocol and port unreachable are hard errors (SHLD-26; RFC 1122
+    4.2.3.9 names code 4 too, which RFC 1191 has since given to path MTU discovery);
+    fragmentation needed tells the path MTU; the rest is soft (MUST-55, MUST-56)."""
+    if message.type == DEST_UNREACHABLE and message.code in (
+        PROTOCOL_UNREACHABLE,
+        PORT_UNREACHABLE,
+    ):
+        return "hard"
+    if message.type == DEST_UNREACHABLE and message.code == FRAGMENTATION_NEEDED:
+        return "mtu"
+    return "soft"

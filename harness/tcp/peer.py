@@ -297,6 +297,12 @@ class TcpPeer:
         self.link.drain()
         return self.conversation(self.link.captured)
 
+    def segment_of(self, frame: Frame) -> Segment | None:
+        """The frame as a segment of this connection in relative numbers (nothing learnt,
+        nothing recorded), or None if it is not one."""
+        decoded = self._decode(frame)
+        return None if decoded is None else self._relative(frame.ts_ns, *decoded)
+
     def target_frames(self) -> list[Frame]:
         """The frames the target sent on this connection so far, as captured."""
         self.link.drain()

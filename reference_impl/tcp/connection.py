@@ -45,6 +45,10 @@ from reference_impl.wire.tcp import (
 
 MAX_WINDOW_SHIFT = 14  # RFC 7323 2.3
 MIN_PEER_MSS = 64  # below this an announced MSS is treated as this (Linux uses 48)
+IP_TCP_HEADERS = 40  # IPv4 and TCP headers without options
+# A path MTU below 576 (every IPv4 host's reassembly minimum, RFC 1122 3.3.2) is not
+# believed: a forged fragmentation-needed message must not shrink segments to nothing.
+MIN_PATH_MTU = 576
 SENDS_AFTER_CLOSE = frozenset({State.FIN_WAIT_1, State.CLOSING, State.LAST_ACK})
 
 
@@ -81,6 +85,7 @@ class TcpConnection:
         self._fin_seq: int | None = None  # where our FIN goes, once the application closed
         self._close_queued = False  # CLOSE in SYN-RECEIVED with data pending (3.10.4)
         self.reads_closed = False  # released: the application reads no more (MAY-1)
+        self.path_mss = 65535  # lowered by ICMP fragmentation-needed (RFC 1191)
         self._rcv_buf = bytearray()  # in-order bytes the application has not read
         self.ooo = Reassembly()
         self.fin_received = False
@@ -165,8 +170,26 @@ class TcpConnection:
 
     @property
     def eff_mss(self) -> int:
-        """MUST-16: the largest payload we send, from the peer's MSS and our own MTU."""
-        return min(self.peer_mss, self.profile.mss)
+        """MUST-16: the largest payload we send, from the peer's MSS, our own MTU and the
+        path's, once an ICMP message told it (RFC 1191)."""
+        return min(self.peer_mss, self.profile.mss, self.path_mss)
+
+    def icmp_error(self, kind: str, quoted_seq: int, *, mtu: int = 0, now: int) -> list[TcpSegment]:
+        """An ICMP error about one of our segments (RFC 9293 3.9.2.2, MUST-54). ``kind`` is
+        "hard" (protocol or port unreachable: abort, SHLD-26), "soft" (net or host
+        unreachable, source route failed, source quench: nothing, MUST-55/56) or "mtu"
+        (fragmentation needed: segments fit ``mtu`` and the flight is sent again). One
+        quoting a sequence number we have not sent, or had acknowledged, is not about this
+        connection's segments in flight and is ignored (RFC 5927 4.1)."""
+        if not (seq.le(self.snd_una, quoted_seq) and seq.le(quoted_seq, self.snd_nxt)):
+            return self.outgoing()
+        if kind == "hard":
+            self._reset("unreachable")
+        elif kind == "mtu" and mtu and mtu - IP_TCP_HEADERS < self.eff_mss:
+            self.path_mss = max(mtu, MIN_PATH_MTU) - IP_TCP_HEADERS
+            self.snd_nxt = self.snd_una  # the flight was too large: send it again, smaller
+            self._output(now)
+        return self.outgoing()
 
     def _established(self) -> None:
         self.cc = NewReno.initial(self.eff_mss, self.profile.initial_window_segments)

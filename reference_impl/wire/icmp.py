@@ -9,6 +9,10 @@ from reference_impl.wire.checksum import internet_checksum
 from reference_impl.wire.errors import need
 
 ECHO_REPLY, ECHO_REQUEST = 0, 8
+DEST_UNREACHABLE, SOURCE_QUENCH = 3, 4
+# Destination-unreachable codes (RFC 792, RFC 1122 3.2.2.1).
+NET_UNREACHABLE, HOST_UNREACHABLE, PROTOCOL_UNREACHABLE, PORT_UNREACHABLE = 0, 1, 2, 3
+FRAGMENTATION_NEEDED, SOURCE_ROUTE_FAILED = 4, 5
 _HEADER = struct.Struct("!BBH")
 _ECHO = struct.Struct("!HH")
 
@@ -51,3 +55,14 @@ def echo_reply_to(request: Icmp) -> Icmp:
     """RFC 792: the reply swaps nothing but the type; identifier, sequence number and data
     come back as they were (RFC 1122 3.2.2.6)."""
     return Icmp(ECHO_REPLY, 0, request.rest, request.payload)
+
+
+def unreachable(code: int, quoted: bytes, *, mtu: int = 0) -> Icmp:
+    """A destination-unreachable message quoting ``quoted`` (the offending datagram's IP
+    header and at least 8 bytes after it); ``mtu`` is the next hop's, for code 4 (RFC 1191)."""
+    return Icmp(DEST_UNREACHABLE, code, struct.pack("!HH", 0, mtu), quoted)
+
+
+def next_hop_mtu(message: Icmp) -> int:
+    """RFC 1191 4: the next-hop MTU of a fragmentation-needed message (0: not given)."""
+    return int(struct.unpack("!HH", message.rest)[1])

@@ -89,6 +89,16 @@ class IPv4:
             internet_checksum(bytes(data[:ihl])) == 0,
         )
 
+    @classmethod
+    def parse_quoted(cls, data: bytes) -> IPv4:
+        """The start of a datagram an ICMP error quotes (RFC 792): its header whole and as
+        much of its payload as was quoted (RFC 1122 3.2.2: at least 8 bytes). The header
+        checksum is not judged: the total length it covers was cut."""
+        need(data, 20, "ipv4", "header")
+        cut = bytearray(data[: struct.unpack_from("!H", data, 2)[0]])
+        cut[2:4] = len(cut).to_bytes(2, "big")
+        return cls.parse(bytes(cut))
+
     def emit(self) -> bytes:
         if len(self.options) % 4:
             raise WireError("ipv4", "options", "length must be a multiple of 4")

@@ -1,12 +1,15 @@
 """The sans-I/O host: ARP, on-link versus off-link, ICMP echo, TCP demultiplexing, UDP, and
 bad frames dropped without an exception."""
 
+import struct
+
 import pytest
 
 from reference_impl.host import Host, HostConfig, HostError
 from reference_impl.wire.arp import REPLY, REQUEST, Arp
 from reference_impl.wire.checksum import internet_checksum
 from reference_impl.wire.ethernet import BROADCAST, ETH_P_ARP, ETH_P_IP, Ethernet
+from reference_impl.wire.icmp import Icmp
 from reference_impl.wire.ipv4 import PROTO_ICMP, PROTO_TCP, PROTO_UDP, IPv4
 from reference_impl.wire.tcp import ACK, FIN, PSH, RST, SYN, Mss, TcpSegment
 from reference_impl.wire.udp import Udp
@@ -265,3 +268,52 @@ def test_releasing_with_unread_data_sends_rst_not_fin():
     host.tcp_release(key, now=3)
     (rst,) = [decode(f)[1] for f in host.flush()]
     assert rst.flags == RST | ACK and rst.seq == snd
+
+
+def icmp_about(frame, code, *, mtu=0, icmp_type=3):
+    """An ICMP error from the peer quoting the host's ``frame`` (IP header + 8 bytes)."""
+    quoted = Ethernet.parse(frame).payload[:28]
+    message = Icmp(icmp_type, code, struct.pack("!HH", 0, mtu), quoted)
+    return ip_frame(message.emit(), proto=PROTO_ICMP)
+
+
+def test_a_hard_icmp_error_ends_a_connection_attempt():
+    """RFC 9293 3.9.2.2 (MUST-54, SHLD-26): port unreachable for our SYN: no more SYNs."""
+    host = make_host(neighbors={PEER_IP: PEER_MAC})
+    key = host.connect(PEER_IP, 80, now=0)
+    (syn,) = host.flush()
+    host.receive_frame(icmp_about(syn, 3), now=10)
+    assert key not in host.connections or host.connections[key].error == "unreachable"
+    assert host.on_timer(now=5_000_000) == []
+
+
+@pytest.mark.parametrize(("icmp_type", "code"), [(3, 0), (3, 1), (3, 5), (4, 0)])
+def test_soft_icmp_errors_and_source_quench_change_nothing(icmp_type, code):
+    """MUST-55, MUST-56: the SYN is retransmitted as if nothing had come."""
+    host = make_host(neighbors={PEER_IP: PEER_MAC})
+    key = host.connect(PEER_IP, 80, now=0)
+    (syn,) = host.flush()
+    host.receive_frame(icmp_about(syn, code, icmp_type=icmp_type), now=10)
+    assert host.connections[key].error is None
+    assert [decode(f)[1].flags for f in host.on_timer(now=5_000_000)] == [SYN]
+
+
+def test_fragmentation_needed_resends_the_flight_in_smaller_segments():
+    """RFC 1191: the next-hop MTU of 1000 makes segments of at most 960 bytes, at once."""
+    host = make_host(neighbors={PEER_IP: PEER_MAC})
+    key, snd = established(host)
+    host.tcp_send(key, bytes(3000), now=2)
+    first = host.flush()[0]
+    assert len(decode(first)[1].payload) == 1460
+    resent = [decode(f)[1] for f in host.receive_frame(icmp_about(first, 4, mtu=1000), now=3)]
+    assert resent and resent[0].seq == snd and max(len(s.payload) for s in resent) == 960
+
+
+def test_an_icmp_error_quoting_a_sequence_number_not_in_flight_is_ignored():
+    """RFC 5927 4.1: only a segment between SND.UNA and SND.NXT can have caused it."""
+    host = make_host(neighbors={PEER_IP: PEER_MAC})
+    key = host.connect(PEER_IP, 80, now=0)
+    syn = bytearray(host.flush()[0])
+    syn[14 + 20 + 4 : 14 + 20 + 8] = (int.from_bytes(syn[38:42], "big") + 5000).to_bytes(4, "big")
+    host.receive_frame(icmp_about(bytes(syn), 3), now=10)
+    assert host.connections[key].error is None
