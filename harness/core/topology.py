@@ -57,7 +57,7 @@ TARGET_SYSCTLS: dict[str, str] = {
     "net.ipv4.tcp_sack": "1",
     "net.ipv4.tcp_timestamps": "1",
     "net.ipv4.tcp_window_scaling": "1",
-    "net.ipv4.tcp_ecn": "0",
+    "net.ipv4.tcp_ecn": "2",  # the kernel default: ECN when the peer asks (RFC 3168)
     "net.ipv4.tcp_recovery": "1",
     "net.ipv4.tcp_early_retrans": "3",
     "net.ipv4.tcp_syn_linear_timeouts": "4",

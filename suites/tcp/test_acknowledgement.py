@@ -251,3 +251,32 @@ def test_duplicate_segment_is_not_delivered_twice(tcp):
         raise ConformanceFailure(
             f"the application read {len(got)} bytes, not the 200 sent (each once)"
         )
+
+
+# A delayed ACK is counted as delayed from this long after the segment: the quickest delayed
+# ACK known (Linux, HZ=1000) waits 40 ms; a stack that answers every segment at once takes
+# well under a millisecond on this link.
+DELAYED_S = 0.02
+
+
+@pytest.mark.rfc("9293", "3.8.6.3", req="SHLD-18")
+def test_acks_of_lone_small_segments_are_delayed(tcp):
+    """Twenty small segments, each after the previous ACK: past any quick-ACK phase at the
+    start, the ACK of a lone small segment waits (for more data to ACK together)."""
+    peer = tcp.connect_to_target().peer
+    delays = []
+    for index in range(20):
+        peer.send(payload(index, 20), seq=1 + 20 * index)
+        seen = peer.expect(
+            flags=ACK,
+            ack=21 + 20 * index,
+            within=tcp.within(DELAYED_ACK),
+            skip_others=True,
+            what=f"ACK of small segment {index + 1}",
+        )
+        delays.append(seen.delay_s)
+    tcp.record("ACK delays (ms)", ", ".join(f"{d * 1000:.1f}" for d in delays))
+    if max(delays) < DELAYED_S:
+        raise ConformanceFailure(
+            f"all 20 ACKs came within {max(delays) * 1000:.1f} ms: no ACK was delayed"
+        )

@@ -8,13 +8,13 @@ sent from or to the wrong address is exactly what they are about.
 
 import pytest
 
-from harness.core.bounds import PROMPT_S, QUIET_S
+from harness.core.bounds import DELAYED_ACK, PROMPT_S, QUIET_S
 from harness.core.clock import receive_until
 from harness.core.errors import ConformanceFailure
 from harness.core.frames import decode_frame
 from reference_impl.wire.ethernet import ETH_P_IP, Ethernet
 from reference_impl.wire.ipv4 import PROTO_TCP, IPv4
-from reference_impl.wire.tcp import ACK, SYN, Mss, TcpSegment
+from reference_impl.wire.tcp import ACK, PSH, SYN, Mss, TcpSegment
 
 BROADCAST_MAC = "ff:ff:ff:ff:ff:ff"
 
@@ -142,3 +142,45 @@ def test_every_segment_keeps_the_connections_address(tcp):
     if other:
         raise ConformanceFailure(f"a segment from {other[0][0]}: {other[0][1]}")
     tcp.record("segments from the target checked", len(segments))
+
+
+# Options of kind 30 and 158 are RFC 4727's experiments (without and with the copy bit): no
+# stack gives them a meaning, so to the target they are options it does not know.
+IP_OPTIONS = {
+    "experiment": bytes([30, 4, 0, 0]),
+    "copied-experiment": bytes([158, 4, 0, 0]),
+    "nop-and-end": bytes([1, 1, 1, 0]),
+}
+
+
+@pytest.mark.parametrize("option", IP_OPTIONS)
+@pytest.mark.rfc("9293", "3.9.2", req="MUST-50")
+def test_data_in_a_datagram_with_ip_options_is_taken(tcp, option):
+    """100 bytes in an IP datagram carrying an option the target does not know: TCP takes
+    them as if the option were not there (acknowledged, read by the application)."""
+    conn = tcp.connect_to_target()
+    peer = conn.peer
+    seg = TcpSegment(
+        peer.tester_port,
+        peer.target_port,
+        (peer.iss + 1) % 2**32,
+        (peer.irs + 1) % 2**32,
+        ACK | PSH,
+        65535,
+        b"o" * 100,
+    )
+    packet = IPv4(
+        peer.tester_ip,
+        peer.target_ip,
+        PROTO_TCP,
+        seg.emit(peer.tester_ip, peer.target_ip),
+        options=IP_OPTIONS[option],
+    ).emit()
+    tcp.bed.link.send(Ethernet(peer.target_mac, peer.tester_mac, ETH_P_IP, packet).emit())
+    peer.snd_nxt = 101
+    peer.expect(
+        flags=ACK, ack=101, within=tcp.within(DELAYED_ACK), skip_others=True, what="the ACK"
+    )
+    read = tcp.app_read(conn, 100)
+    if read != b"o" * 100:
+        raise ConformanceFailure(f"the application read {read!r}, not the 100 bytes sent")

@@ -15,6 +15,7 @@ from harness.core.bounds import (
 from harness.core.bounds import ZERO_WINDOW_PROBE as PROBING_GOES_ON
 from harness.core.errors import ConformanceFailure, ScenarioNotReached
 from harness.tcp.classify import BEYOND_WINDOW, NEW_DATA, ZERO_WINDOW_PROBE, classify, of_kind
+from harness.tcp.states import send_stray
 from harness.tcp.stream import data_segments
 from reference_impl.wire.tcp import ACK, PSH, RST
 
@@ -388,4 +389,58 @@ def test_a_large_write_leaves_in_full_sized_segments(tcp):
     if short:
         raise ConformanceFailure(
             f"{len(short)} segments under {max(sizes)} bytes before the last: {sizes}"
+        )
+
+
+@pytest.mark.rfc("9293", "3.8.6", req="SHLD-17")
+def test_data_past_a_shrunk_window_does_not_time_the_connection_out(tcp):
+    """Our window shrinks to zero under 2000 bytes in flight that we never acknowledge; for
+    20 s we answer every probe or retransmission, always with a zero window. The target
+    keeps the connection: an old segment of ours still draws an ACK, not an RST. (Whether
+    the data then comes at once depends on the retransmission timer, backed off by now.)"""
+    conn = flight_then_shrink(tcp, 0)
+    peer = conn.peer
+    seen = answer_probes(conn, PERSIST_S, 1001)
+    resets = [seg.describe() for seg in seen if seg.flags & RST]
+    if resets:
+        raise ConformanceFailure(f"the target gave the connection up: {resets[0]}")
+    tcp.record("segments in 20 s of a window shrunk to zero", len(seen))
+    send_stray(conn, flags=ACK, seq=peer.snd_nxt - 1, ack=1001, window=0)
+    answer = peer.expect(
+        within=tcp.within(DELAYED_ACK),
+        skip_others=True,
+        what="an answer from the connection",
+    ).segment
+    if answer.flags & RST:
+        raise ConformanceFailure(f"the connection is gone: {answer.describe()}")
+
+
+# RFC 9293 3.8.6.2.1: a sender waits for a window it can fill with a full segment (or half
+# the largest window it has seen) unless the data is pushed and all of it fits; an override
+# timer may send anyway after 0.1 to 1 s. So nothing small goes out in the first 0.1 s.
+OVERRIDE_S = 0.1
+
+
+@pytest.mark.rfc("9293", "3.8.6.2.1", req="MUST-38")
+def test_a_small_window_opening_is_not_filled_at_once(tcp):
+    """20000 bytes wait behind our zero window (after a window of 65535); the window opens
+    by 200 bytes only: the target does not send 200 bytes at once (silly window)."""
+    conn = tcp.connect_to_target()
+    peer = conn.peer
+    with tcp.precondition("data waiting behind a zero window"):
+        write_nodelay(tcp, conn, 1000)
+        first = peer.expect(seq=1, within=PROMPT_S, skip_others=True, what="data")
+        peer.send(flags=ACK, ack=1 + first.segment.length, window=0)
+        tcp.app_write(conn, bytes(20000))
+        peer.collect(0.3)  # whatever was already on its way
+    acked = 1 + first.segment.length
+    peer.send(flags=ACK, ack=acked, window=200)
+    small = [seg for seg in peer.collect(OVERRIDE_S) if seg.length > 1]
+    tcp.record(
+        "segments within 100 ms of a 200-byte window", [s.describe() for s in small] or "none"
+    )
+    if small:
+        raise ConformanceFailure(
+            f"{small[0].length} bytes sent at once into a 200-byte window opening "
+            f"(largest window seen 65535): {small[0].describe()}"
         )

@@ -6,7 +6,7 @@ import pytest
 from harness.core.bounds import DELAYED_ACK, HANDSHAKE_S, INITIAL_RTO, OLD_INITIAL_RTO, PROMPT_S
 from harness.core.errors import ConformanceFailure
 from harness.hosts.agent import AgentReplyError
-from reference_impl.wire.tcp import ACK, RST, SYN, Mss
+from reference_impl.wire.tcp import ACK, CWR, ECE, RST, SYN, Mss
 
 
 @pytest.mark.rfc("9293", "3.10.7.2", level="MUST")
@@ -113,3 +113,15 @@ def test_several_connections_share_one_listening_port(tcp):
         tcp.app_write(conn, data)
         got = conn.peer.expect(seq=1, length=100, within=PROMPT_S, skip_others=True).segment
         assert got.payload == data, f"connection {n + 1} sent {got.payload[:8]!r}..."
+
+
+@pytest.mark.rfc("9293", "3.8.2", req="SHLD-8")
+def test_an_ecn_setup_syn_is_answered_with_an_ecn_setup_syn_ack(tcp):
+    """Our SYN asks for ECN (ECE and CWR, RFC 3168 6.1.1): a stack that supports it
+    answers with ECE and without CWR."""
+    port, _ = tcp.listen()
+    peer = tcp.peer(port)
+    peer.send(flags=SYN | ECE | CWR, seq=0, options=[Mss(1460)])
+    synack = peer.expect(flags=SYN | ACK, ack=1, within=PROMPT_S, what="SYN-ACK").segment
+    if synack.flags & (ECE | CWR) != ECE:
+        raise ConformanceFailure(f"no ECN-setup SYN-ACK (ECE without CWR): {synack.describe()}")
