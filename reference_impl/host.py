@@ -42,6 +42,8 @@ from reference_impl.wire.ipv4 import FLAG_MF, PROTO_ICMP, PROTO_TCP, PROTO_UDP, 
 from reference_impl.wire.tcp import SYN, TcpSegment
 from reference_impl.wire.udp import Udp, udp_checksum_ok
 
+DEFAULT_TTL = 64  # of datagrams no connection has set otherwise (as Linux)
+
 ARP_RETRY_US = 1_000_000
 ARP_ATTEMPTS = 3
 MAX_PENDING_PER_IP = 64
@@ -233,9 +235,9 @@ class Host:
         elif packet.proto == PROTO_ICMP and packet.dst == self.config.ip:
             self._on_icmp(packet)
 
-    def _send_ip(self, dst: str, proto: int, payload: bytes) -> None:
+    def _send_ip(self, dst: str, proto: int, payload: bytes, *, ttl: int = DEFAULT_TTL) -> None:
         self._ident = (self._ident + 1) & 0xFFFF
-        packet = IPv4(self.config.ip, dst, proto, payload, ident=self._ident).emit()
+        packet = IPv4(self.config.ip, dst, proto, payload, ttl=ttl, ident=self._ident).emit()
         hop = self.next_hop(dst)
         mac = BROADCAST if dst == "255.255.255.255" else self.arp_table.get(hop)
         if mac is not None:
@@ -328,7 +330,9 @@ class Host:
 
     def _send_segments(self, dst: str, segments: list[TcpSegment]) -> None:
         for seg in segments:
-            self._send_ip(dst, PROTO_TCP, seg.emit(self.config.ip, dst))
+            conn = self.connections.get((seg.sport, dst, seg.dport))
+            ttl = conn.profile.ttl if conn is not None else DEFAULT_TTL
+            self._send_ip(dst, PROTO_TCP, seg.emit(self.config.ip, dst), ttl=ttl)
 
     def _backlog_full(self, port: int) -> bool:
         return len(self.accept_queue[port]) >= self.backlog[port]
@@ -415,9 +419,9 @@ class Host:
 
     # Connection calls go through the host, which sends what they return.
 
-    def tcp_send(self, key: ConnKey, data: bytes, *, now: int) -> None:
+    def tcp_send(self, key: ConnKey, data: bytes, *, now: int, urgent: bool = False) -> None:
         self.now = now
-        self._send_segments(key[1], self.connection(key).send(data, now=now))
+        self._send_segments(key[1], self.connection(key).send(data, now=now, urgent=urgent))
 
     def tcp_read(self, key: ConnKey, max_bytes: int, *, now: int) -> bytes:
         self.now = now

@@ -55,6 +55,7 @@ class Segment:
     window: int
     payload: bytes
     options: tuple[TcpOption, ...] = ()
+    urgent: int = 0  # the urgent pointer's offset from seq (meaningful with URG)
 
     @property
     def length(self) -> int:

@@ -40,6 +40,9 @@ OPERATIONS = (
     "info",
     "quit",
 )
+# Operations a stack may offer beyond those (a test that needs one a target lacks is
+# UNSUPPORTED): they are only tried when the target's ``hello`` lists them.
+OPTIONAL_OPERATIONS = ("send_urgent",)
 ERRORS = (
     "unsupported",
     "bad_request",

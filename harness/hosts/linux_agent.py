@@ -68,6 +68,7 @@ SOCKET_OPTIONS = {
     "sndbuf": (socket.SOL_SOCKET, socket.SO_SNDBUF),
     "nodelay": (socket.IPPROTO_TCP, socket.TCP_NODELAY),
     "quickack": (socket.IPPROTO_TCP, socket.TCP_QUICKACK),
+    "ttl": (socket.IPPROTO_IP, socket.IP_TTL),
 }
 
 
@@ -88,6 +89,7 @@ class LinuxAgent:
             "accept": self.accept,
             "connect": self.connect,
             "send": self.send,
+            "send_urgent": self.send_urgent,
             "recv": self.recv,
             "shutdown": self.shutdown,
             "close": self.close,
@@ -162,6 +164,15 @@ class LinuxAgent:
                 sock.sendall(data)
         finally:
             sock.setblocking(False)
+        return {"sent": len(data)}
+
+    def send_urgent(self, request: dict[str, Any]) -> dict[str, Any]:
+        """MSG_OOB: the urgent pointer goes after the last byte (RFC 9293 MUST-62)."""
+        sock = self._get(request)
+        data = base64.b64decode(request["data"])
+        _wait_connected(sock, float(request.get("timeout", 5.0)))
+        with _os_errors():
+            sock.send(data, socket.MSG_OOB)
         return {"sent": len(data)}
 
     def recv(self, request: dict[str, Any]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.core.clock import now_us
-from harness.hosts.agent import OPERATIONS, RequestError
+from harness.hosts.agent import OPERATIONS, OPTIONAL_OPERATIONS, RequestError
 from harness.hosts.linux_agent import generated
 from reference_impl.host import DEFAULT_BACKLOG, ConnKey, Host, HostConfig, HostError
 from reference_impl.tcp.connection import TcpError
@@ -215,7 +215,7 @@ class RefStack:
         return {
             "name": "ref",
             "version": 1,
-            "ops": list(OPERATIONS),
+            "ops": [*OPERATIONS, *OPTIONAL_OPERATIONS],
             "profile": self.host.config.profile.name,
         }
 
@@ -274,6 +274,14 @@ class RefStack:
 
         del conn
         return Pending(check, self._deadline(r), _timeout("send"))
+
+    def op_send_urgent(self, r: dict[str, Any]) -> dict[str, Any]:
+        key, conn = self._conn(r)
+        data = base64.b64decode(r["data"])
+        if len(data) > conn.send_space:
+            raise RequestError("bad_request", f"{len(data)} bytes do not fit the send buffer")
+        self.host.tcp_send(key, data, now=now_us(), urgent=True)
+        return {"sent": len(data)}
 
     def op_recv(self, r: dict[str, Any]) -> Pending:
         key, _conn = self._conn(r)
@@ -367,6 +375,8 @@ def _with_options(profile: Profile, options: dict[str, Any]) -> Profile:
             changes["nagle"] = not bool(value)
         elif name == "quickack":
             changes["delayed_ack"] = not bool(value)
+        elif name == "ttl" and 1 <= int(value) <= 255:
+            changes["ttl"] = int(value)
         else:
             raise RequestError("unsupported", f"option {name!r}")
     return profile.with_(**changes) if changes else profile

@@ -411,7 +411,15 @@ class TcpPeer:
             seq, ack_origin = relative(tcp.seq, self.irs or 0), self.iss
         ack = relative(tcp.ack, ack_origin) if (tcp.flags & ACK and ack_origin is not None) else 0
         return Segment(
-            ts_ns, from_tester, tcp.flags, seq, ack, tcp.window, tcp.payload, tcp.options
+            ts_ns,
+            from_tester,
+            tcp.flags,
+            seq,
+            ack,
+            tcp.window,
+            tcp.payload,
+            tcp.options,
+            tcp.urgent,
         )
 
     def conversation(self, frames: Iterable[Frame]) -> list[Segment]:

@@ -34,6 +34,7 @@ from reference_impl.wire.tcp import (
     PSH,
     RST,
     SYN,
+    URG,
     Mss,
     Sack,
     SackPermitted,
@@ -86,6 +87,7 @@ class TcpConnection:
         self._close_queued = False  # CLOSE in SYN-RECEIVED with data pending (3.10.4)
         self.reads_closed = False  # released: the application reads no more (MAY-1)
         self.path_mss = 65535  # lowered by ICMP fragmentation-needed (RFC 1191)
+        self.snd_up: int | None = None  # the octet after the urgent data (MUST-62)
         self._rcv_buf = bytearray()  # in-order bytes the application has not read
         self.ooo = Reassembly()
         self.fin_received = False
@@ -200,8 +202,9 @@ class TcpConnection:
     def send_space(self) -> int:
         return max(0, self.profile.sndbuf - len(self._send_buf))
 
-    def send(self, data: bytes, *, now: int) -> list[TcpSegment]:
-        """Queue application data (3.10.2) and send what the windows allow."""
+    def send(self, data: bytes, *, now: int, urgent: bool = False) -> list[TcpSegment]:
+        """Queue application data (3.10.2) and send what the windows allow. ``urgent``
+        marks it urgent (3.8.5): the urgent pointer moves to the octet after it."""
         if (
             self._fin_seq is not None
             or self._close_queued
@@ -211,6 +214,8 @@ class TcpConnection:
         if len(data) > self.send_space:
             raise TcpError(f"send buffer full: {len(data)} bytes offered, {self.send_space} free")
         self._send_buf += data
+        if urgent:
+            self.snd_up = seq.add(self._data_start(), len(self._send_buf))
         self._output(now)
         return self.outgoing()
 
@@ -571,6 +576,8 @@ class TcpConnection:
         data_acked = min(seq.diff(ack, self._data_start()), len(self._send_buf))
         del self._send_buf[:data_acked]
         self.snd_una = ack
+        if self.snd_up is not None and seq.ge(ack, self.snd_up):
+            self.snd_up = None  # all urgent data is acknowledged: back to normal mode
         if seq.gt(ack, self.snd_nxt):
             self.snd_nxt = ack
         if self._probe is not None and seq.ge(ack, self._probe.end):
@@ -719,6 +726,13 @@ class TcpConnection:
     def _flight(self) -> int:
         return seq.diff(self.snd_nxt, self.snd_una)
 
+    def _urgent_offset(self, flags: int, start: int) -> int:
+        """3.8.5: every segment that starts before the urgent pointer carries URG and the
+        pointer as an offset from its own sequence number (at most 0xFFFF, MUST-31)."""
+        if self.snd_up is None or flags & (SYN | RST) or not seq.lt(start, self.snd_up):
+            return 0
+        return min(seq.diff(self.snd_up, start), 0xFFFF)
+
     def _data_start(self) -> int:
         """Sequence number of the first byte in the send buffer (after our SYN)."""
         return seq.add(self.snd_una, 1) if self.snd_una == self.iss else self.snd_una
@@ -837,16 +851,18 @@ class TcpConnection:
             window = 0
         else:
             window = min(self._advertise() >> self.rcv_wscale, 0xFFFF)
+        urgent = self._urgent_offset(flags, start)
         self._outbox.append(
             TcpSegment(
                 self.local_port,
                 self.remote_port,
                 start,
                 self.rcv_nxt if has_ack else 0,
-                flags,
+                flags | (URG if urgent else 0),
                 window,
                 payload,
                 options,
+                urgent,
             )
         )
         if has_ack:

@@ -39,6 +39,7 @@ class Profile:
     zero_window_probe: str = "one_byte"  # or "below_una": an empty segment at SND.UNA-1
     persist_max_us: int = 60 * S
     time_wait_us: int = 60 * S  # 2 MSL (configurable; RFC 9293 says 2 x 2 minutes)
+    ttl: int = 64  # of the connection's datagrams; the application may set it (MUST-49)
 
     def __post_init__(self) -> None:
         if not 0 < self.ack_delay_us < 500 * MS:

@@ -10,8 +10,9 @@ import pytest
 
 from harness.core.bounds import DELAYED_ACK, PROMPT_S, QUIET_S
 from harness.core.clock import receive_until
-from harness.core.errors import ConformanceFailure
+from harness.core.errors import ConformanceFailure, Unsupported
 from harness.core.frames import decode_frame
+from harness.hosts.agent import AgentReplyError
 from reference_impl.wire.ethernet import ETH_P_IP, Ethernet
 from reference_impl.wire.ipv4 import PROTO_TCP, IPv4
 from reference_impl.wire.tcp import ACK, PSH, SYN, Mss, TcpSegment
@@ -184,3 +185,23 @@ def test_data_in_a_datagram_with_ip_options_is_taken(tcp, option):
     read = tcp.app_read(conn, 100)
     if read != b"o" * 100:
         raise ConformanceFailure(f"the application read {read!r}, not the 100 bytes sent")
+
+
+@pytest.mark.rfc("9293", "3.9.2", req="MUST-49")
+def test_the_application_sets_the_ttl(tcp):
+    """The application sets a TTL of 17 on a connection: its later segments carry it."""
+    conn = tcp.connect_to_target()
+    try:
+        tcp.set_option(conn, "ttl", 17)
+    except AgentReplyError as exc:
+        raise Unsupported(
+            f"the target cannot set a TTL through the control protocol: {exc}"
+        ) from None
+    tcp.app_write(conn, b"t" * 100)
+    conn.peer.expect(seq=1, length=100, within=PROMPT_S, skip_others=True, what="the data")
+    ttls = [
+        IPv4.parse(Ethernet.parse(frame.data).payload).ttl for frame in conn.peer.target_frames()
+    ]
+    tcp.record("TTLs of the target's segments", ttls)
+    if ttls[-1] != 17:
+        raise ConformanceFailure(f"the data left with TTL {ttls[-1]} after the application set 17")

@@ -11,7 +11,7 @@ from reference_impl.wire.checksum import internet_checksum
 from reference_impl.wire.ethernet import BROADCAST, ETH_P_ARP, ETH_P_IP, Ethernet
 from reference_impl.wire.icmp import Icmp
 from reference_impl.wire.ipv4 import PROTO_ICMP, PROTO_TCP, PROTO_UDP, IPv4
-from reference_impl.wire.tcp import ACK, FIN, PSH, RST, SYN, Mss, TcpSegment
+from reference_impl.wire.tcp import ACK, FIN, PSH, RST, SYN, URG, Mss, TcpSegment
 from reference_impl.wire.udp import Udp
 
 HOST_MAC, PEER_MAC, GW_MAC = "02:00:00:00:00:02", "02:00:00:00:00:01", "02:00:00:00:00:fe"
@@ -317,3 +317,25 @@ def test_an_icmp_error_quoting_a_sequence_number_not_in_flight_is_ignored():
     syn[14 + 20 + 4 : 14 + 20 + 8] = (int.from_bytes(syn[38:42], "big") + 5000).to_bytes(4, "big")
     host.receive_frame(icmp_about(bytes(syn), 3), now=10)
     assert host.connections[key].error is None
+
+
+def test_urgent_data_carries_urg_and_a_pointer_after_it():
+    """RFC 9293 3.8.5 (MUST-30, MUST-31, MUST-62): every segment starting before the urgent
+    point carries URG and the offset of the octet after the urgent data."""
+    host = make_host(neighbors={PEER_IP: PEER_MAC})
+    key, snd = established(host)
+    host.tcp_send(key, bytes(3000), now=2, urgent=True)
+    segments = [decode(f)[1] for f in host.flush()]
+    assert len(segments) >= 2  # the last 80 bytes may wait for an ACK (Nagle)
+    assert all(s.flags & URG and s.seq + s.urgent == snd + 3000 for s in segments)
+
+
+def test_the_application_sets_the_ttl():
+    """MUST-49: the connection's datagrams carry the TTL its profile says."""
+    host = make_host(neighbors={PEER_IP: PEER_MAC})
+    key, _snd = established(host)
+    conn = host.connection(key)
+    conn.profile = conn.profile.with_(ttl=17)
+    host.tcp_send(key, b"x", now=2)
+    (frame,) = host.flush()
+    assert IPv4.parse(Ethernet.parse(frame).payload).ttl == 17
