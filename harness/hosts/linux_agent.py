@@ -235,10 +235,22 @@ class LinuxAgent:
 
 def _apply_options(sock: socket.socket, options: dict[str, Any]) -> None:
     for name, value in options.items():
+        if name == "keepalive":
+            _set_keepalive(sock, int(value))
+            continue
         if name not in SOCKET_OPTIONS:
             raise RequestError("unsupported", f"option {name!r}")
         level, opt = SOCKET_OPTIONS[name]
         sock.setsockopt(level, opt, int(value))
+
+
+def _set_keepalive(sock: socket.socket, seconds: int) -> None:
+    """Keep-alives after ``seconds`` of idle and every ``seconds`` after an unanswered one;
+    0 turns them off (the default, RFC 9293 MUST-25)."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1 if seconds else 0)
+    if seconds:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, seconds)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, seconds)
 
 
 def _wait(sock: socket.socket, *, readable: bool, timeout: float) -> None:

@@ -355,7 +355,10 @@ class RefStack:
         return {}
 
     def op_set(self, r: dict[str, Any]) -> dict[str, Any]:
-        _key, conn = self._conn(r)
+        key, conn = self._conn(r)
+        if r["option"] == "keepalive":  # seconds of idle before a probe, and between them
+            self.host.connection(key).set_keepalive(int(r["value"]) * 1_000_000, now=now_us())
+            return {}
         conn.profile = _with_options(conn.profile, {r["option"]: r["value"]})
         return {}
 

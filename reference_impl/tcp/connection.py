@@ -21,6 +21,7 @@ from reference_impl.tcp.reassembly import Reassembly, Scoreboard
 from reference_impl.tcp.rtt import RttEstimator
 from reference_impl.tcp.states import (
     CAN_SEND,
+    KEEPS_ALIVE,
     RECEIVES_DATA,
     Event,
     State,
@@ -88,6 +89,7 @@ class TcpConnection:
         self.reads_closed = False  # released: the application reads no more (MAY-1)
         self.path_mss = 65535  # lowered by ICMP fragmentation-needed (RFC 1191)
         self.snd_up: int | None = None  # the octet after the urgent data (MUST-62)
+        self.keepalives_unanswered = 0
         self._rcv_buf = bytearray()  # in-order bytes the application has not read
         self.ooo = Reassembly()
         self.fin_received = False
@@ -313,6 +315,7 @@ class TcpConnection:
             Timer.DELAYED_ACK: self._on_delack_timeout,
             Timer.PERSIST: self._on_persist_timeout,
             Timer.TIME_WAIT: self._on_timewait_timeout,
+            Timer.KEEPALIVE: self._on_keepalive_timeout,
         }
         for timer in Timer:
             at = self.timers.get(timer)
@@ -327,6 +330,36 @@ class TcpConnection:
     def _on_timewait_timeout(self, now: int) -> None:
         self._transition(Event.TIMEOUT_2MSL)
         self.timers.clear()
+
+    def set_keepalive(self, idle_us: int, *, now: int) -> None:
+        """Keep-alives on (``idle_us`` of silence before the first probe, and between
+        unanswered ones) or off with 0 (3.8.4: only when the application asks, MUST-24)."""
+        interval = idle_us or self.profile.keepalive_interval_us
+        self.profile = self.profile.with_(keepalive_idle_us=idle_us, keepalive_interval_us=interval)
+        self.keepalives_unanswered = 0
+        self._arm_keepalive(now)
+
+    def _arm_keepalive(self, now: int) -> None:
+        if self.profile.keepalive_idle_us and self.state in KEEPS_ALIVE:
+            self._arm(Timer.KEEPALIVE, now + self.profile.keepalive_idle_us)
+        else:
+            self._disarm(Timer.KEEPALIVE)
+
+    def _on_keepalive_timeout(self, now: int) -> None:
+        """3.8.4: after an idle interval (MUST-26) an empty segment one below SND.NXT
+        (SHLD-12) draws the peer's ACK. One unanswered probe is not a dead connection
+        (MUST-29): give up after ``keepalive_probes``. While data is outstanding the
+        retransmission timer is in charge."""
+        if self._flight() > 0 or self._unsent():
+            self._arm_keepalive(now)
+            return
+        if self.keepalives_unanswered >= self.profile.keepalive_probes:
+            self.error = "timeout"
+            self._abort()
+            return
+        self._emit(ACK, seq.add(self.snd_nxt, -1))
+        self.keepalives_unanswered += 1
+        self._arm(Timer.KEEPALIVE, now + self.profile.keepalive_interval_us)
 
     def _on_persist_timeout(self, now: int) -> None:
         """3.8.6.1: probe a zero window; the probes back off exponentially (SHLD-29/30)."""
@@ -419,6 +452,9 @@ class TcpConnection:
         self._disarm(Timer.RETRANSMISSION)
 
     def _synchronized_arrival(self, seg: TcpSegment, now: int) -> None:
+        if Timer.KEEPALIVE in self.timers:  # the peer is alive: the idle time starts again
+            self.keepalives_unanswered = 0
+            self._arm_keepalive(now)
         if seg.flags & SYN and seg.seq == self.irs:  # the peer's SYN, once more
             if self.state == State.SYN_RECEIVED and not seg.flags & ACK:
                 self._send_syn(now, ack=True)  # our SYN-ACK was lost: send it again

@@ -39,6 +39,10 @@ class Profile:
     zero_window_probe: str = "one_byte"  # or "below_una": an empty segment at SND.UNA-1
     persist_max_us: int = 60 * S
     time_wait_us: int = 60 * S  # 2 MSL (configurable; RFC 9293 says 2 x 2 minutes)
+    # Keep-alives (RFC 9293 3.8.4): off unless the application asks (MUST-25)
+    keepalive_idle_us: int = 0  # idle time before the first probe; 0: off
+    keepalive_interval_us: int = 75 * S  # between unanswered probes
+    keepalive_probes: int = 9  # unanswered probes before giving up (MUST-29: more than one)
     ttl: int = 64  # of the connection's datagrams; the application may set it (MUST-49)
 
     def __post_init__(self) -> None:

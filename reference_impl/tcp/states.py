@@ -68,6 +68,7 @@ SYNCHRONIZED = frozenset(
 )
 RECEIVES_DATA = frozenset({S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2})
 CAN_SEND = frozenset({S.ESTABLISHED, S.CLOSE_WAIT})
+KEEPS_ALIVE = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_2})  # RFC 9293 3.8.4
 FIN_SENT = frozenset({S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSING, S.LAST_ACK, S.TIME_WAIT})
 
 
@@ -78,6 +79,7 @@ class Timer(Enum):
     DELAYED_ACK = "delayed ACK"  # RFC 9293 3.8.6.3, MUST-40
     PERSIST = "persist"  # RFC 9293 3.8.6.1, zero-window probes
     TIME_WAIT = "2 MSL"  # RFC 9293 3.6, MUST-13
+    KEEPALIVE = "keep-alive"  # RFC 9293 3.8.4, MUST-24 to MUST-29, on request only
 
 
 class TransitionError(RuntimeError):

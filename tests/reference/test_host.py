@@ -339,3 +339,18 @@ def test_the_application_sets_the_ttl():
     host.tcp_send(key, b"x", now=2)
     (frame,) = host.flush()
     assert IPv4.parse(Ethernet.parse(frame).payload).ttl == 17
+
+
+def test_keepalives_are_off_unless_asked_then_probe_and_give_up_after_the_count():
+    """RFC 9293 3.8.4: off by default (MUST-25); after the idle time an empty probe one
+    below SND.NXT (MUST-26, SHLD-12); unanswered ones repeat (MUST-29), then RST."""
+    host = make_host(neighbors={PEER_IP: PEER_MAC})
+    key, snd = established(host)
+    assert host.on_timer(now=10**10) == []
+    conn = host.connection(key)
+    conn.profile = conn.profile.with_(keepalive_probes=2)
+    conn.set_keepalive(1_000_000, now=10**10)
+    host.flush()
+    sent = [decode(f)[1] for t in (1, 2, 3) for f in host.on_timer(now=10**10 + t * 1_000_000)]
+    assert [(s.flags, s.seq, len(s.payload)) for s in sent[:2]] == [(ACK, snd - 1, 0)] * 2
+    assert sent[2].flags & RST and conn.error == "timeout"
