@@ -174,3 +174,54 @@ def test_two_duplicate_acks_do_not_draw_a_retransmission(tcp):
     early = [s for s in peer.collect(AFTER_TWO_S) if s.seq == lost and s.length]
     if early:
         raise ConformanceFailure(f"the segment at {lost} came again after only two duplicate ACKs")
+
+
+def first_retransmission(peer, start, sent_ns, within):
+    """Seconds from ``sent_ns`` to the next segment carrying data at ``start`` (None if none
+    came within ``within``)."""
+    more = peer.collect(within, until=lambda s: s.seq == start and s.length > 0)
+    if not more or more[-1].seq != start or not more[-1].length:
+        return None
+    return (more[-1].ts_ns - sent_ns) / 1e9
+
+
+def sent_and_acked_at_once(tcp, conn, start, data):
+    """``data`` at ``start`` leaves and we acknowledge it at once: a true RTT sample."""
+    tcp.app_write(conn, data)
+    conn.peer.expect(seq=start, length=len(data), within=PROMPT_S, skip_others=True, what="data")
+    conn.peer.send(flags=ACK, ack=start + len(data))
+
+
+@pytest.mark.rfc("9293", "3.8.1", req="MUST-18")
+def test_the_ack_of_a_retransmitted_segment_gives_no_rtt_sample(tcp):
+    """Karn's algorithm (RFC 6298 3). Segment A is acknowledged only after its second
+    retransmission. Timed from its first transmission, that ACK would give an RTT of about
+    three RTOs, and the RTO would grow to about three times that (RFC 6298 2.2). Then B is
+    acknowledged at once (a true sample), and C, never acknowledged, must be retransmitted
+    about as soon as A was the first time: within twice that."""
+    conn = tcp.connect_to_target()
+    peer = conn.peer
+    tcp.set_option(conn, "nodelay", 1)
+    wait = tcp.tolerance.window(2 * OLD_INITIAL_RTO.seconds)
+    with tcp.precondition("a segment retransmitted twice"):
+        tcp.app_write(conn, b"A" * 100)
+        sent = peer.expect(seq=1, length=100, within=PROMPT_S, what="A").segment.ts_ns
+        before = first_retransmission(peer, 1, sent, wait)
+        again = first_retransmission(peer, 1, peer.segments[-1].ts_ns, wait)
+        if before is None or again is None:
+            raise ConformanceFailure("A was not retransmitted twice (test_retransmission judges)")
+    peer.send(flags=ACK, ack=101)
+    sent_and_acked_at_once(tcp, conn, 101, b"B" * 100)
+    tcp.app_write(conn, b"C" * 100)
+    sent = peer.expect(
+        seq=201, length=100, within=PROMPT_S, skip_others=True, what="C"
+    ).segment.ts_ns
+    limit = tcp.tolerance.window(2 * before)
+    after = first_retransmission(peer, 201, sent, limit)
+    tcp.measure("A sent -> first retransmission", before)
+    if after is None:
+        raise ConformanceFailure(
+            f"C was not retransmitted within {limit:.2f} s, twice the {before:.2f} s A waited: "
+            "the RTO grew, as if the ACK of the retransmitted A had been timed"
+        )
+    tcp.measure("C sent -> first retransmission", after)
