@@ -133,6 +133,12 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "summary per scenario (README, 'Stress')",
     )
     run.add_argument(
+        "--long",
+        action="store_true",
+        help="also run the long scenarios (minutes each: retransmission limits R2, a "
+        "connection attempt kept up for 3 minutes)",
+    )
+    run.add_argument(
         "--history",
         type=Path,
         metavar="DIR",
@@ -254,6 +260,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         *[f"--baseline={path}" for path in args.baseline or []],
         *(["--update-baseline"] if args.update_baseline else []),
         *([f"--stress={args.stress}"] if args.stress else []),
+        *(["--long"] if args.long else []),
         f"--alluredir={RESULTS_DIR}",
         "--junitxml=reports/junit.xml",
         f"--verdicts={VERDICTS_FILE}",

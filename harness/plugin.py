@@ -38,10 +38,12 @@ from harness.core.verdicts import (
     suite_assertion,
 )
 from harness.gate import Gate
+from harness.long import LongScenarios
 from harness.report import allure_report
 from harness.stress import Stress, runs_of
 
 VERDICT_LOG, GATE, STRESS = "netconform_verdict_log", "netconform_gate", "netconform_stress"
+LONG = "netconform_long"
 INFO_KEY, WARNING_KEY = "netconform_info", "netconform_warning"
 
 
@@ -72,6 +74,14 @@ OPTIONS: list[tuple[str, dict[str, Any]]] = [
             help="stress mode: only the scenarios marked stress (closes that race a write, an "
             "unacknowledged flight, a zero window, the peer's FIN), N times each, with a "
             "k-of-N summary per scenario",
+        ),
+    ),
+    (
+        "--long",
+        dict(
+            action="store_true",
+            help="also run the long scenarios (marked long; minutes each: retransmissions "
+            "given up after R2, a connection attempt kept up for 3 minutes)",
         ),
     ),
     (
@@ -181,6 +191,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(log, VERDICT_LOG)
     config.pluginmanager.register(Gate(config, log), GATE)
     config.pluginmanager.register(Stress(config, log), STRESS)
+    config.pluginmanager.register(LongScenarios(config), LONG)
     if config.getoption("repeat") < 1:
         run_config.usage_error("--repeat must be at least 1")
     _limits_checked(config)
@@ -191,6 +202,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers", "stress: a scenario prone to races, repeated by --stress N (harness.stress)"
+    )
+    config.addinivalue_line(
+        "markers", "long: a scenario that waits minutes by the RFC; run only with --long"
     )
     _add_run_environment(config)
 
