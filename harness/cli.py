@@ -6,6 +6,7 @@ import argparse
 import math
 import sys
 from pathlib import Path
+from typing import Any
 
 from harness import protocols
 from harness.core import registry
@@ -384,6 +385,7 @@ def cmd_requirements(args: argparse.Namespace) -> int:
                         "wire": e.wire,
                         "summary": e.summary,
                         "tests": t,
+                        "not_tested": e.not_tested,
                     }
                     for e, t in rows
                 ],
@@ -395,12 +397,23 @@ def cmd_requirements(args: argparse.Namespace) -> int:
         mark = f"{len(tests)} test{'s' if len(tests) != 1 else ''}" if tests else "-"
         wire = "wire" if entry.wire else "api "
         print(f"{entry.key:<28} {entry.level:<6} {wire}  {mark:<8} {entry.summary}")
+        if entry.not_tested and not tests:
+            print(f"{'':<46}not tested: {entry.not_tested}")
     print()
+    appendix_b_counts(catalogue.entries(), covered)
     for level in ("MUST", "SHOULD", "MAY"):
         observable = [e for e in catalogue.entries() if e.wire and e.level == level]
         done = [e for e in observable if covered[e.key]]
         print(f"{level:<6} wire-observable requirements covered: {len(done)} of {len(observable)}")
     return 0
+
+
+def appendix_b_counts(entries: Any, covered: dict[str, list[str]]) -> None:
+    """RFC 9293 Appendix B's own wire-observable IDs, the numbers the TCP suites are held to."""
+    for prefix, level in (("MUST-", "MUST"), ("SHLD-", "SHOULD")):
+        ids = [e for e in entries if e.rfc == "9293" and (e.id or "").startswith(prefix) and e.wire]
+        done = sum(1 for e in ids if covered[e.key])
+        print(f"RFC 9293 Appendix B {level:<6} IDs on the wire covered: {done} of {len(ids)}")
 
 
 def cmd_subnet(args: argparse.Namespace) -> int:

@@ -18,7 +18,8 @@ MARKER = "long"
 class LongScenarios:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.enabled = bool(config.getoption("long"))
+        marks = config.getoption("markexpr") or ""
+        self.enabled = bool(config.getoption("long")) or MARKER in marks
         self.left_out: list[str] = []
 
     @pytest.hookimpl(trylast=True)
@@ -36,6 +37,6 @@ class LongScenarios:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.left_out and not hasattr(self.config, "workerinput"):
             terminalreporter.write_line(
-                f"netconform: {len(self.left_out)} long scenarios (minutes each: R2, SYN R2) "
-                "were not run; add --long to run them"
+                f"netconform: {len(self.left_out)} long tests (minutes each) were not run; "
+                "add --long to run them"
             )

@@ -22,6 +22,7 @@ class Entry:
     id: str | None = None
     keyword: str = ""  # BCP 14 keyword of the sentence; "none"; "" = the level's own word
     why_not_wire: str = ""  # for wire = false: why a peer cannot observe it, and what covers it
+    not_tested: str = ""  # for wire = true with no suite test: why, and what checks it instead
 
     @property
     def key(self) -> str:
