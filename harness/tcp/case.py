@@ -154,6 +154,13 @@ class TcpCase(Case):
             conn.peer.oracle.app_shutdown(now_us())
         self.control.request("shutdown", handle=conn.handle, how="wr")
 
+    def app_close(self, conn: TcpConnection) -> None:
+        """The target's application closes the connection entirely: it reads no more."""
+        if conn.peer.oracle is not None:
+            conn.peer.oracle.app_close(now_us())
+        self.control.request("close", handle=conn.handle)
+        self.handles.remove(conn.handle)
+
     def track(self, peer: TcpPeer, handle: int) -> TcpConnection:
         """A connection the test owns: the target's side is aborted when the test ends."""
         if handle not in self.handles:

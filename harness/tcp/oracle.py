@@ -15,8 +15,10 @@ from collections import deque
 from dataclasses import dataclass
 
 from harness.core.bounds import DELAYED_ACK
-from reference_impl.tcp.connection import TcpConnection, TcpError
+from harness.core.segment import judged_flags
+from reference_impl.tcp.connection import TcpConnection, TcpError, rst_for_unknown
 from reference_impl.tcp.profiles import LINUX, RFC, Profile
+from reference_impl.tcp.states import State
 from reference_impl.wire.tcp import (
     SYN,
     Mss,
@@ -42,6 +44,7 @@ class Prediction:
     due_us: int
     tentative: bool = False  # from a timer: void if another stimulus comes first
     seq_known: bool = True  # False before the target's ISN is known (its SYN-ACK)
+    by_application: bool = False  # caused by a call of the target's application
 
     @property
     def delay_s(self) -> float:
@@ -67,7 +70,11 @@ class Oracle:
     def adopt(self, target_syn: TcpSegment, tester_syn: TcpSegment | None, now_us: int) -> None:
         """Build the shadow from the target's SYN (active) or SYN-ACK (passive)."""
         profile = self._profile_like(target_syn)
-        if target_syn.flags & SYN and tester_syn is not None and tester_syn.flags == SYN:
+        if (
+            target_syn.flags & SYN
+            and tester_syn is not None
+            and judged_flags(tester_syn.flags) == SYN
+        ):
             self.shadow = TcpConnection.accept_syn(
                 tester_syn, iss=target_syn.seq, now=now_us, profile=profile
             )
@@ -100,12 +107,18 @@ class Oracle:
     def tester_sent(self, seg: TcpSegment, now_us: int) -> None:
         if self.shadow is None:
             self.backlog.append((seg, now_us))
-            if seg.flags == SYN:  # the answer's ACK and flags are known before its ISN is
+            if (
+                judged_flags(seg.flags) == SYN
+            ):  # the answer's ACK and flags are known before its ISN is
                 answer = TcpConnection.accept_syn(seg, iss=0, now=now_us, profile=self.base)
                 self._queue(answer.outgoing(), now_us, now_us, seq_known=False)
             return
         self._advance(now_us)
         self.predictions = deque(p for p in self.predictions if not p.tentative)
+        if self.shadow.state == State.CLOSED:  # 3.10.7.1: as for no connection at all
+            rst = rst_for_unknown(seg)
+            self._queue([rst] if rst is not None else [], now_us, now_us)
+            return
         self._queue(self.shadow.receive_segment(seg, now=now_us), now_us, now_us)
         self._queue_timer(now_us)
 
@@ -113,14 +126,21 @@ class Oracle:
         if self.shadow is not None:
             self._advance(now_us)
             try:
-                self._queue(self.shadow.send(data, now=now_us), now_us, now_us)
+                self._queue(self.shadow.send(data, now=now_us), now_us, now_us, by_application=True)
             except TcpError:
                 self.shadow = None  # the shadow cannot follow; no more predictions
 
     def app_shutdown(self, now_us: int) -> None:
         if self.shadow is not None:
             self._advance(now_us)
-            self._queue(self.shadow.shutdown(now=now_us), now_us, now_us)
+            self._queue(self.shadow.shutdown(now=now_us), now_us, now_us, by_application=True)
+
+    def app_close(self, now_us: int) -> None:
+        """The application closes and reads no more (the reference's release: RST for data
+        left unread or arriving later, RFC 9293 SHLD-3; else a FIN)."""
+        if self.shadow is not None:
+            self._advance(now_us)
+            self._queue(self.shadow.release(now=now_us), now_us, now_us, by_application=True)
 
     def app_option(self, option: str, value: int) -> None:
         """Mirror a socket option the test set on the target."""
@@ -130,7 +150,7 @@ class Oracle:
     def app_read(self, size: int, now_us: int) -> None:
         if self.shadow is not None:
             self.shadow.read(size, now=now_us)
-            self._queue(self.shadow.outgoing(), now_us, now_us)
+            self._queue(self.shadow.outgoing(), now_us, now_us, by_application=True)
 
     def _advance(self, now_us: int) -> None:
         """Fire the shadow's timers that fell due before ``now_us``."""
@@ -156,9 +176,12 @@ class Oracle:
         *,
         tentative: bool = False,
         seq_known: bool = True,
+        by_application: bool = False,
     ) -> None:
         for seg in segments:
-            self.predictions.append(Prediction(seg, fed_at, due, tentative, seq_known))
+            self.predictions.append(
+                Prediction(seg, fed_at, due, tentative, seq_known, by_application)
+            )
 
     # -- checking -----------------------------------------------------------------------
 

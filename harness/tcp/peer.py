@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.core.bounds import DELAYED_ACK
+from harness.core.bounds import DELAYED_ACK, PROMPT_S, Bound
 from harness.core.clock import now_us, receive_until, wall_ns
 from harness.core.errors import ConformanceFailure, HarnessError
 from harness.core.frames import decode_frame
@@ -143,10 +143,12 @@ class TcpPeer:
         window: int | None = None,
         options: Iterable[TcpOption] = (),
         corrupt_checksum: bool = False,
+        ip_options: bytes = b"",
     ) -> None:
         """Send one segment; ``seq`` and ``ack`` are relative, defaulting to SND.NXT/RCV.NXT.
         With ``corrupt_checksum`` the TCP checksum is deliberately wrong (the oracle is not
-        told: a conforming target must act as if the segment never came)."""
+        told: a conforming target must act as if the segment never came); ``ip_options``
+        go in the IP header (a multiple of 4 bytes)."""
         seq = self.snd_nxt if seq is None else seq
         if ack is None:
             ack = self.rcv_nxt if flags & ACK else 0
@@ -161,7 +163,7 @@ class TcpPeer:
             data,
             tuple(options),
         )
-        self.link.send(self._frame(segment, corrupt_checksum))
+        self.link.send(self._frame(segment, corrupt_checksum, ip_options))
         if corrupt_checksum:
             return  # neither SND.NXT nor the oracle moves: the target must ignore it
         self._tell_oracle(segment)
@@ -186,19 +188,21 @@ class TcpPeer:
         packet = IPv4(self.tester_ip, self.target_ip, PROTO_TCP, bytes(header)).emit()
         self.link.send(Ethernet(self.target_mac, self.tester_mac, ETH_P_IP, packet).emit())
 
-    def _frame(self, segment: TcpSegment, corrupt_checksum: bool) -> bytes:
+    def _frame(self, segment: TcpSegment, corrupt_checksum: bool, ip_options: bytes) -> bytes:
         """Ethernet + IPv4 (DF, TTL 64) + the segment, its checksum spoilt on request."""
         tcp = bytearray(segment.emit(self.tester_ip, self.target_ip))
         if corrupt_checksum:
             tcp[16] ^= 0x5A
             tcp[17] ^= 0x5A
-        packet = IPv4(self.tester_ip, self.target_ip, PROTO_TCP, bytes(tcp)).emit()
+        packet = IPv4(
+            self.tester_ip, self.target_ip, PROTO_TCP, bytes(tcp), options=ip_options
+        ).emit()
         return Ethernet(self.target_mac, self.tester_mac, ETH_P_IP, packet).emit()
 
     def _tell_oracle(self, seg: TcpSegment) -> None:
         if self.oracle is None:
             return
-        if seg.flags == SYN:
+        if judged_flags(seg.flags) == SYN:
             self._tester_syn = seg
         self.oracle.tester_sent(seg, now_us())
 
@@ -326,6 +330,18 @@ class TcpPeer:
                 f"  {seg.describe()}"
             )
 
+    def expect_predicted_silence(self, duration: float, *, what: str) -> None:
+        """The reference sends nothing within ``duration`` here: neither may the target. (A
+        test that expects silence where the reference would answer is wrong: HarnessError.)"""
+        if self.oracle is not None:
+            due = [p for p in self.oracle.predictions if p.delay_s <= duration]
+            if due:
+                raise HarnessError(
+                    f"the test expects silence ({what}), but the reference sends "
+                    f"{due[0].segment.describe()}"
+                )
+        self.expect_silence(duration, what=what)
+
     def _failure(self, what: str, want: Expected, within: float, seen: list[str]) -> str:
         label = f"{what}: " if what else ""
         head = f"expected {label}{want.describe()} from the target within {within * 1000:.0f} ms"
@@ -439,19 +455,20 @@ class TcpPeer:
         what: str,
         fields: tuple[str, ...] = ("flags", "seq", "ack"),
         skip_others: bool = False,
+        bound: Bound | float | None = None,
     ) -> Observation:
         """Wait for the segment the reference says the target must send next, by the latest
-        time the profile allows (widened by the tolerance), and compare ``fields``."""
+        time the profile allows (widened by the tolerance), and compare ``fields``. With
+        ``bound`` the reference names the segment and the RFC's bound the time (an ACK the
+        RFC lets wait, say, where the reference sends it at once); a number of seconds is the
+        harness's patience where no RFC bounds the time (a slow stack's answer)."""
         if self.oracle is None:
             raise HarnessError("expect_predicted needs a peer with an oracle")
         prediction = self.oracle.next_prediction()
         if prediction is None:
             raise HarnessError(f"the reference predicts no segment from the target ({what})")
         want = self._expected_from(prediction)
-        within = self.tolerance.window(prediction.delay_s)
-        timing = (
-            "at once" if prediction.delay_s == 0 else f"within {prediction.delay_s * 1000:.0f} ms"
-        )
+        within, timing = self._predicted_window(prediction, bound)
         checks: dict[str, Any] = {name: want[name] for name in fields}
         try:
             return self.expect(
@@ -461,7 +478,26 @@ class TcpPeer:
                 skip_others=skip_others,
             )
         except ExpectationTimeout as exc:
+            if bound is not None:
+                raise
             return self._missed_prediction(prediction, checks, skip_others, what, timing, exc)
+
+    def _predicted_window(
+        self, prediction: Prediction, bound: Bound | float | None
+    ) -> tuple[float, str]:
+        """How long to wait for a predicted segment, and how the report says it."""
+        if isinstance(bound, Bound):
+            return self.tolerance.window(bound.seconds), f"{bound.text} ({bound.source})"
+        if bound is not None:
+            return max(bound, self.tolerance.window(prediction.delay_s)), "at once"
+        within = self.tolerance.window(prediction.delay_s)
+        if prediction.by_application:
+            # The application's call reaches the stack through the control protocol: no RFC
+            # times that, so the harness gives it the patience it gives any such answer.
+            within = max(within, PROMPT_S)
+        if prediction.delay_s == 0:
+            return within, "at once"
+        return within, f"within {prediction.delay_s * 1000:.0f} ms"
 
     def _missed_prediction(
         self,

@@ -185,13 +185,10 @@ def test_delayed_ack_never_reaches_500_ms(tcp):
     delays = []
     for index in range(12):
         peer.send(payload(index, 20), seq=1 + 20 * index)
-        seen = peer.expect(
-            flags=ACK,
-            ack=21 + 20 * index,
-            within=tcp.within(DELAYED_ACK),
-            skip_others=True,
-            what=f"ACK of small segment {index + 1}",
+        seen = peer.expect_predicted(
+            what=f"ACK of small segment {index + 1}", bound=DELAYED_ACK, skip_others=True
         )
+        assert seen.segment.ack == 21 + 20 * index
         delays.append(seen.delay_s)
     tcp.record("ACK delays (ms)", ", ".join(f"{d * 1000:.1f}" for d in delays))
     tcp.measure("longest ACK delay", max(delays), DELAYED_ACK)
@@ -213,13 +210,10 @@ def test_every_second_full_sized_segment_is_acknowledged_at_once(tcp):
     peer.send(payload(0, mss))
     peer.send(payload(1, mss), seq=1 + mss)
     sent_ns = peer.last_sent_ns()
-    seen = peer.expect(
-        flags=ACK,
-        ack=1 + 2 * mss,
-        within=tcp.within(DELAYED_ACK),
-        skip_others=True,
-        what="ACK of both full-sized segments",
+    seen = peer.expect_predicted(
+        what="ACK of both full-sized segments", bound=DELAYED_ACK, skip_others=True
     ).segment
+    assert seen.ack == 1 + 2 * mss
     delay = (seen.ts_ns - sent_ns) / 1e9
     tcp.measure("second full segment -> ACK", delay, FULL_SEGMENTS_ACK, DELAYED_ACK)
     if not FULL_SEGMENTS_ACK.met(delay, tcp.tolerance):
@@ -237,7 +231,7 @@ def test_duplicate_segment_is_not_delivered_twice(tcp):
     peer = conn.peer
     with tcp.precondition("the first segment acknowledged"):
         peer.send(payload(0))
-        peer.expect(flags=ACK, ack=101, within=tcp.within(DELAYED_ACK))
+        peer.expect_predicted(what="the ACK", bound=DELAYED_ACK)
     peer.send(payload(0), seq=1)  # the same segment again
     sent_ns = peer.last_sent_ns()
     again = peer.collect(tcp.within(DELAYED_ACK), until=_is_ack)
@@ -267,13 +261,10 @@ def test_acks_of_lone_small_segments_are_delayed(tcp):
     delays = []
     for index in range(20):
         peer.send(payload(index, 20), seq=1 + 20 * index)
-        seen = peer.expect(
-            flags=ACK,
-            ack=21 + 20 * index,
-            within=tcp.within(DELAYED_ACK),
-            skip_others=True,
-            what=f"ACK of small segment {index + 1}",
+        seen = peer.expect_predicted(
+            what=f"ACK of small segment {index + 1}", bound=DELAYED_ACK, skip_others=True
         )
+        assert seen.segment.ack == 21 + 20 * index
         delays.append(seen.delay_s)
     tcp.record("ACK delays (ms)", ", ".join(f"{d * 1000:.1f}" for d in delays))
     if max(delays) < DELAYED_S:

@@ -15,7 +15,7 @@ from harness.core.frames import decode_frame
 from harness.hosts.agent import AgentReplyError
 from reference_impl.wire.ethernet import ETH_P_IP, Ethernet
 from reference_impl.wire.ipv4 import PROTO_TCP, IPv4
-from reference_impl.wire.tcp import ACK, PSH, SYN, Mss, TcpSegment
+from reference_impl.wire.tcp import ACK, SYN, Mss, TcpSegment
 
 BROADCAST_MAC = "ff:ff:ff:ff:ff:ff"
 
@@ -56,7 +56,7 @@ def listener_answers(tcp, port: int, listener: int) -> None:
         control = tcp.peer(port)
         tcp.observe(control, listener)
         control.send_syn()
-        control.expect(flags=SYN | ACK, ack=1, within=PROMPT_S, what="the ordinary SYN-ACK")
+        control.expect_predicted(what="the ordinary SYN-ACK", fields=("flags", "ack"))
 
 
 DESTINATIONS = {
@@ -161,27 +161,8 @@ def test_data_in_a_datagram_with_ip_options_is_taken(tcp, option):
     them as if the option were not there (acknowledged, read by the application)."""
     conn = tcp.connect_to_target()
     peer = conn.peer
-    seg = TcpSegment(
-        peer.tester_port,
-        peer.target_port,
-        (peer.iss + 1) % 2**32,
-        (peer.irs + 1) % 2**32,
-        ACK | PSH,
-        65535,
-        b"o" * 100,
-    )
-    packet = IPv4(
-        peer.tester_ip,
-        peer.target_ip,
-        PROTO_TCP,
-        seg.emit(peer.tester_ip, peer.target_ip),
-        options=IP_OPTIONS[option],
-    ).emit()
-    tcp.bed.link.send(Ethernet(peer.target_mac, peer.tester_mac, ETH_P_IP, packet).emit())
-    peer.snd_nxt = 101
-    peer.expect(
-        flags=ACK, ack=101, within=tcp.within(DELAYED_ACK), skip_others=True, what="the ACK"
-    )
+    peer.send(b"o" * 100, ip_options=IP_OPTIONS[option])
+    peer.expect_predicted(what="the ACK", bound=DELAYED_ACK, skip_others=True)
     read = tcp.app_read(conn, 100)
     if read != b"o" * 100:
         raise ConformanceFailure(f"the application read {read!r}, not the 100 bytes sent")
@@ -198,7 +179,7 @@ def test_the_application_sets_the_ttl(tcp):
             f"the target cannot set a TTL through the control protocol: {exc}"
         ) from None
     tcp.app_write(conn, b"t" * 100)
-    conn.peer.expect(seq=1, length=100, within=PROMPT_S, skip_others=True, what="the data")
+    conn.peer.expect_predicted(what="the data", fields=("seq", "length"), skip_others=True)
     ttls = [
         IPv4.parse(Ethernet.parse(frame.data).payload).ttl for frame in conn.peer.target_frames()
     ]

@@ -3,7 +3,8 @@
 
 import pytest
 
-from harness.core.bounds import DELAYED_ACK, INITIAL_RTO, OLD_INITIAL_RTO, PROMPT_S, QUIET_S
+from harness.core.bounds import DELAYED_ACK, INITIAL_RTO, OLD_INITIAL_RTO, QUIET_S
+from harness.core.errors import ConformanceFailure
 from reference_impl.wire.tcp import ACK, FIN, RST
 
 
@@ -42,7 +43,7 @@ def close_from_target(tcp):
     conn = tcp.connect_to_target()
     peer = conn.peer
     tcp.app_shutdown(conn)
-    peer.expect(flags=FIN | ACK, seq=1, within=PROMPT_S, what="the target's FIN")
+    assert peer.expect_predicted(what="the target's FIN").segment.seq == 1
     peer.send(flags=ACK, ack=2)
     return conn, peer
 
@@ -52,7 +53,8 @@ def test_four_way_close_target_first(tcp):
     """Target FIN, our ACK, our FIN, the target's ACK of it (TIME-WAIT on the target)."""
     _conn, peer = close_from_target(tcp)
     peer.send(flags=FIN | ACK, ack=2)
-    peer.expect(flags=ACK, seq=2, ack=2, within=tcp.within(DELAYED_ACK), what="ACK of our FIN")
+    seen = peer.expect_predicted(what="ACK of our FIN", bound=DELAYED_ACK).segment
+    assert (seen.seq, seen.ack) == (2, 2)
 
 
 @pytest.mark.rfc("9293", "3.6", level="MUST")
@@ -61,11 +63,12 @@ def test_four_way_close_tester_first(tcp):
     conn = tcp.connect_to_target()
     peer = conn.peer
     peer.send(flags=FIN | ACK)
-    peer.expect(flags=ACK, ack=2, within=tcp.within(DELAYED_ACK), what="ACK of our FIN")
+    assert peer.expect_predicted(what="ACK of our FIN", bound=DELAYED_ACK).segment.ack == 2
     tcp.app_shutdown(conn)
-    peer.expect(flags=FIN | ACK, seq=1, ack=2, within=PROMPT_S, what="the target's FIN (LAST-ACK)")
+    fin = peer.expect_predicted(what="the target's FIN (LAST-ACK)").segment
+    assert (fin.seq, fin.ack) == (1, 2)
     peer.send(flags=ACK, seq=2, ack=2)
-    peer.expect_silence(QUIET_S, what="the close is complete")
+    peer.expect_predicted_silence(QUIET_S, what="the close is complete")
 
 
 @pytest.mark.rfc("9293", "3.6", level="MUST")
@@ -76,9 +79,9 @@ def test_half_close_lets_data_flow_the_other_way(tcp):
     peer = conn.peer
     with tcp.precondition("a connection half-closed by the tester"):
         peer.send(flags=FIN | ACK)
-        peer.expect(flags=ACK, ack=2, within=tcp.within(DELAYED_ACK), what="ACK of our FIN")
+        peer.expect_predicted(what="ACK of our FIN", bound=DELAYED_ACK)
     tcp.app_write(conn, b"half-closed but talking")
-    peer.expect(seq=1, length=23, within=PROMPT_S, what="data after our FIN", skip_others=True)
+    peer.expect_predicted(what="data after our FIN", fields=("seq", "length"), skip_others=True)
 
 
 @pytest.mark.rfc("9293", "3.6", level="MUST")
@@ -87,7 +90,7 @@ def test_unacknowledged_fin_is_retransmitted(tcp):
     conn = tcp.connect_to_target()
     peer = conn.peer
     tcp.app_shutdown(conn)
-    first = peer.expect(flags=FIN | ACK, seq=1, within=PROMPT_S, what="the target's FIN").segment
+    first = peer.expect_predicted(what="the target's FIN").segment
     again = peer.expect(
         flags=FIN | ACK, seq=1, within=tcp.within(OLD_INITIAL_RTO), what="the FIN retransmitted"
     ).segment
@@ -101,15 +104,10 @@ def test_time_wait_reacknowledges_a_retransmitted_fin(tcp):
     """In TIME-WAIT the target answers our repeated FIN with the same ACK."""
     _conn, peer = close_from_target(tcp)
     peer.send(flags=FIN | ACK, ack=2)
-    peer.expect(flags=ACK, seq=2, ack=2, within=tcp.within(DELAYED_ACK), what="ACK of our FIN")
+    peer.expect_predicted(what="ACK of our FIN", bound=DELAYED_ACK)
     peer.send(flags=FIN | ACK, seq=1, ack=2)  # as if the ACK had been lost
-    peer.expect(
-        flags=ACK,
-        seq=2,
-        ack=2,
-        within=tcp.within(DELAYED_ACK),
-        what="the same ACK again, from TIME-WAIT",
-    )
+    again = peer.expect_predicted(what="the same ACK again, from TIME-WAIT", bound=DELAYED_ACK)
+    assert (again.segment.seq, again.segment.ack) == (2, 2)
 
 
 @pytest.mark.rfc("9293", "3.6", level="MUST")
@@ -118,24 +116,14 @@ def test_simultaneous_close(tcp):
     conn = tcp.connect_to_target()
     peer = conn.peer
     tcp.app_shutdown(conn)
-    peer.expect(flags=FIN | ACK, seq=1, within=PROMPT_S, what="the target's FIN")
+    peer.expect_predicted(what="the target's FIN")
     peer.send(flags=FIN | ACK, ack=1)  # our FIN, not yet acknowledging theirs
-    peer.expect(
-        flags=ACK,
-        seq=2,
-        ack=2,
-        within=tcp.within(DELAYED_ACK),
-        what="ACK of our FIN from CLOSING",
-        skip_others=True,
-    )
+    seen = peer.expect_predicted(
+        what="ACK of our FIN from CLOSING", bound=DELAYED_ACK, skip_others=True
+    ).segment
+    assert (seen.seq, seen.ack) == (2, 2)
     peer.send(flags=ACK, seq=2, ack=2)
-    peer.expect_silence(QUIET_S, what="both sides closed")
-
-
-def app_close(tcp, conn):
-    """The application closes the connection entirely (it will read no more)."""
-    tcp.control.request("close", handle=conn.handle)
-    tcp.handles.remove(conn.handle)
+    peer.expect_predicted_silence(QUIET_S, what="both sides closed")
 
 
 @pytest.mark.rfc("9293", "3.6.1", req="SHLD-3")
@@ -146,9 +134,11 @@ def test_closing_with_unread_data_sends_rst(tcp):
     peer = conn.peer
     with tcp.precondition("100 bytes acknowledged, unread"):
         peer.send(b"u" * 100)
-        peer.expect(flags=ACK, ack=101, within=tcp.within(DELAYED_ACK), what="the ACK")
-    app_close(tcp, conn)
-    peer.expect(flags=(RST, RST | ACK), seq=1, within=PROMPT_S, what="RST for the unread data")
+        peer.expect_predicted(what="the ACK", bound=DELAYED_ACK)
+    tcp.app_close(conn)
+    rst = peer.expect_predicted(what="RST for the unread data", fields=("seq",)).segment
+    if not rst.flags & RST:
+        raise ConformanceFailure(f"the close with data unread sent {rst.describe()}, not RST")
 
 
 @pytest.mark.rfc("9293", "3.6.1", req="SHLD-3")
@@ -157,10 +147,12 @@ def test_data_after_a_full_close_draws_rst(tcp):
     be read: the target answers them with RST."""
     conn = tcp.connect_to_target()
     peer = conn.peer
-    app_close(tcp, conn)
+    tcp.app_close(conn)
     with tcp.precondition("the target's FIN after the close"):
-        peer.expect(flags=FIN | ACK, seq=1, within=PROMPT_S, what="the target's FIN")
+        peer.expect_predicted(what="the target's FIN")
     peer.send(b"late" * 25)
-    peer.expect(
-        flags=(RST, RST | ACK), within=PROMPT_S, what="RST for data after close", skip_others=True
-    )
+    rst = peer.expect_predicted(
+        what="RST for data after close", fields=("seq",), skip_others=True
+    ).segment
+    if not rst.flags & RST:
+        raise ConformanceFailure(f"data after a full close drew {rst.describe()}, not RST")

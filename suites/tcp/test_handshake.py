@@ -38,7 +38,7 @@ def test_syn_ack_is_retransmitted_when_the_final_ack_is_lost(tcp):
     port, _ = tcp.listen()
     peer = tcp.peer(port)
     peer.send_syn()
-    first = peer.expect(flags=SYN | ACK, ack=1, within=PROMPT_S, what="SYN-ACK").segment
+    first = peer.expect_predicted(what="SYN-ACK", fields=("flags", "ack")).segment
     again = peer.expect(
         flags=SYN | ACK, ack=1, within=tcp.within(OLD_INITIAL_RTO), what="the SYN-ACK again"
     ).segment
@@ -62,16 +62,16 @@ def test_simultaneous_open_completes(tcp):
     conn = tcp.track(peer, handle)
     peer.expect(flags=SYN, within=HANDSHAKE_S, what="the target's SYN")
     peer.send(flags=SYN, seq=0, options=[Mss(1460)])  # our SYN crosses theirs
-    peer.expect(flags=SYN | ACK, seq=0, ack=1, within=HANDSHAKE_S, what="SYN-ACK from SYN-SENT")
+    synack = peer.expect_predicted(what="SYN-ACK from SYN-SENT").segment
+    assert (synack.seq, synack.ack) == (0, 1)
     peer.send(flags=SYN | ACK, seq=0, ack=1, options=[Mss(1460)])
     tcp.app_write(conn, b"simultaneous")
-    peer.expect(
-        seq=1,
-        length=12,
-        within=HANDSHAKE_S,
+    data = peer.expect_predicted(
         what="data on the simultaneously opened connection",
+        fields=("seq", "length"),
         skip_others=True,
-    )
+    ).segment
+    assert (data.seq, data.length) == (1, 12)
 
 
 @pytest.mark.rfc("9293", "3.7.1", req="MUST-14")
@@ -79,7 +79,7 @@ def test_syn_ack_carries_an_mss_option(tcp):
     port, _ = tcp.listen()
     peer = tcp.peer(port)
     peer.send_syn()
-    synack = peer.expect(flags=SYN | ACK, within=PROMPT_S, what="SYN-ACK").segment
+    synack = peer.expect_predicted(what="SYN-ACK", fields=("flags", "ack")).segment
     mss = synack.option(Mss)
     assert mss is not None and 536 <= mss.value <= 65495, f"SYN-ACK: {synack.describe()}"
 
@@ -107,11 +107,13 @@ def test_several_connections_share_one_listening_port(tcp):
     for n, conn in enumerate(conns):
         data = bytes([65 + n]) * 100
         conn.peer.send(data)
-        conn.peer.expect(flags=ACK, ack=101, within=tcp.within(DELAYED_ACK), skip_others=True)
+        conn.peer.expect_predicted(what="the ACK", bound=DELAYED_ACK, skip_others=True)
         read = tcp.app_read(conn, 100)
         assert read == data, f"connection {n + 1} read {read[:8]!r}..., not {data[:8]!r}..."
         tcp.app_write(conn, data)
-        got = conn.peer.expect(seq=1, length=100, within=PROMPT_S, skip_others=True).segment
+        got = conn.peer.expect_predicted(
+            what="the data", fields=("seq", "length"), skip_others=True
+        ).segment
         assert got.payload == data, f"connection {n + 1} sent {got.payload[:8]!r}..."
 
 
@@ -122,6 +124,6 @@ def test_an_ecn_setup_syn_is_answered_with_an_ecn_setup_syn_ack(tcp):
     port, _ = tcp.listen()
     peer = tcp.peer(port)
     peer.send(flags=SYN | ECE | CWR, seq=0, options=[Mss(1460)])
-    synack = peer.expect(flags=SYN | ACK, ack=1, within=PROMPT_S, what="SYN-ACK").segment
+    synack = peer.expect_predicted(what="SYN-ACK", fields=("flags", "ack")).segment
     if synack.flags & (ECE | CWR) != ECE:
         raise ConformanceFailure(f"no ECN-setup SYN-ACK (ECE without CWR): {synack.describe()}")

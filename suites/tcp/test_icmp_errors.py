@@ -57,7 +57,7 @@ def data_in_flight(tcp):
     conn = tcp.connect_to_target()
     with tcp.precondition("100 bytes in flight"):
         tcp.app_write(conn, b"f" * 100)
-        conn.peer.expect(seq=1, length=100, within=PROMPT_S, what="the data")
+        conn.peer.expect_predicted(what="the data", fields=("seq", "length"))
     return conn, latest_frame(conn.peer, lambda seg: seg.length == 100)
 
 
@@ -67,8 +67,8 @@ def carries_on(tcp, conn):
     peer = conn.peer
     peer.send(flags=ACK, ack=101)
     tcp.app_write(conn, b"g" * 100)
-    peer.expect(
-        seq=101, length=100, within=PROMPT_S, skip_others=True, what="data after the ICMP error"
+    peer.expect_predicted(
+        what="data after the ICMP error", fields=("seq", "length"), skip_others=True
     )
 
 
@@ -125,7 +125,7 @@ def test_fragmentation_needed_makes_segments_fit_the_path(tcp):
     with tcp.precondition("a full-sized segment in flight"):
         tcp.set_option(conn, "nodelay", 1)
         tcp.app_write(conn, bytes(3000))
-        peer.expect(seq=1, length=1460, within=PROMPT_S, what="a full-sized segment")
+        peer.expect_predicted(what="a full-sized segment", fields=("seq", "length"))
     frame = latest_frame(peer, lambda seg: seg.seq == 1 and seg.length == 1460)
     packet, quoted = quote(frame)
     if not packet.flags & FLAG_DF:

@@ -84,7 +84,7 @@ def unacknowledged_data(tcp):
     conn = tcp.connect_to_target()
     with tcp.precondition("data the tester never acknowledges"):
         tcp.app_write(conn, b"r" * 100)
-        first = conn.peer.expect(seq=1, length=100, within=PROMPT_S, what="the data").segment
+        first = conn.peer.expect_predicted(what="the data", fields=("seq", "length")).segment
     return conn, first.ts_ns
 
 

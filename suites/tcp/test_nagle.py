@@ -20,7 +20,7 @@ def second_small_write(tcp, conn):
     peer = conn.peer
     with tcp.precondition("a small segment in flight"):
         tcp.app_write(conn, b"a" * 100)
-        peer.expect(seq=1, length=100, within=PROMPT_S, what="the first 100 bytes")
+        peer.expect_predicted(what="the first 100 bytes", fields=("seq", "length"))
     tcp.app_write(conn, b"b" * 100)
     return [seg for seg in peer.collect(HELD_S) if seg.seq + seg.length > 101]
 
@@ -35,9 +35,13 @@ def test_a_small_write_waits_while_a_small_segment_is_unacknowledged(tcp):
             f"{early[0].describe()}"
         )
     conn.peer.send(flags=ACK, ack=101)
-    conn.peer.expect(
-        seq=101, length=100, within=PROMPT_S, skip_others=True, what="the held write, once ACKed"
-    )
+    held = conn.peer.expect_predicted(
+        what="the held write, once ACKed",
+        fields=("seq", "length"),
+        skip_others=True,
+        bound=PROMPT_S,
+    ).segment
+    assert (held.seq, held.length) == (101, 100)
 
 
 @pytest.mark.rfc("9293", "3.7.4", req="MUST-17")

@@ -131,9 +131,7 @@ def test_a_data_segment_with_options_is_accepted(tcp):
     conn = tcp.connect_to_target()
     peer = conn.peer
     peer.send(b"o" * 100, options=[Nop(), Nop(), UNKNOWN])
-    peer.expect(
-        flags=ACK, ack=101, within=tcp.within(DELAYED_ACK), skip_others=True, what="the ACK"
-    )
+    peer.expect_predicted(what="the ACK", bound=DELAYED_ACK, skip_others=True)
     read = tcp.app_read(conn, 100)
     if read != b"o" * 100:
         raise ConformanceFailure(f"the application read {read!r}, not the 100 bytes sent")
@@ -166,11 +164,11 @@ def test_sack_blocks_report_the_newest_block_first(tcp):
     if not peer.target_offered(SackPermitted):
         raise Unsupported("the target does not offer SACK (RFC 2018 is optional)")
     peer.send(b"a" * 100)  # 1..100
-    peer.expect(flags=ACK, ack=101, within=tcp.within(DELAYED_ACK))
+    peer.expect_predicted(what="the ACK", bound=DELAYED_ACK)
     peer.send(b"c" * 100, seq=201)  # hole at 101
-    peer.expect(flags=ACK, ack=101, within=tcp.within(DELAYED_ACK))
+    peer.expect_predicted(what="a duplicate ACK", bound=DELAYED_ACK)
     peer.send(b"e" * 100, seq=401)  # hole at 301
-    ack = peer.expect(flags=ACK, ack=101, within=tcp.within(DELAYED_ACK)).segment
+    ack = peer.expect_predicted(what="a duplicate ACK", bound=DELAYED_ACK).segment
     sack = ack.option(Sack)
     if sack is None:
         raise ConformanceFailure(f"no SACK option on the duplicate ACK: {ack.describe()}")
@@ -187,9 +185,8 @@ def test_sequence_numbers_wrap_past_2_32(tcp):
     chunks = [bytes([65 + i]) * 200 for i in range(4)]  # crosses 2**32 in the second chunk
     for index, chunk in enumerate(chunks):
         peer.send(chunk)
-        peer.expect(
-            flags=ACK, ack=1 + 200 * (index + 1), within=tcp.within(DELAYED_ACK), skip_others=True
-        )
+        seen = peer.expect_predicted(what="the ACK", bound=DELAYED_ACK, skip_others=True)
+        assert seen.segment.ack == 1 + 200 * (index + 1)
     if tcp.app_read(conn, 800) != b"".join(chunks):
         raise ConformanceFailure("the bytes across the wrap were not delivered in order")
 
@@ -218,7 +215,7 @@ def test_an_illegal_option_length_leaves_the_stack_working(tcp, illegal):
     tcp.observe(good, listener)
     good.send_syn()
     try:
-        good.expect(flags=SYN | ACK, ack=1, within=PROMPT_S, what="the next SYN-ACK")
+        good.expect_predicted(what="the next SYN-ACK", fields=("flags", "ack"))
     except ConformanceFailure:
         if not tcp.bed.target.alive:
             raise ConformanceFailure(

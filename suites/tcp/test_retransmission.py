@@ -188,7 +188,7 @@ def first_retransmission(peer, start, sent_ns, within):
 def sent_and_acked_at_once(tcp, conn, start, data):
     """``data`` at ``start`` leaves and we acknowledge it at once: a true RTT sample."""
     tcp.app_write(conn, data)
-    conn.peer.expect(seq=start, length=len(data), within=PROMPT_S, skip_others=True, what="data")
+    conn.peer.expect_predicted(what="data", fields=("seq", "length"), skip_others=True)
     conn.peer.send(flags=ACK, ack=start + len(data))
 
 
@@ -205,7 +205,7 @@ def test_the_ack_of_a_retransmitted_segment_gives_no_rtt_sample(tcp):
     wait = tcp.tolerance.window(2 * OLD_INITIAL_RTO.seconds)
     with tcp.precondition("a segment retransmitted twice"):
         tcp.app_write(conn, b"A" * 100)
-        sent = peer.expect(seq=1, length=100, within=PROMPT_S, what="A").segment.ts_ns
+        sent = peer.expect_predicted(what="A", fields=("seq", "length")).segment.ts_ns
         before = first_retransmission(peer, 1, sent, wait)
         again = first_retransmission(peer, 1, peer.segments[-1].ts_ns, wait)
         if before is None or again is None:
@@ -213,9 +213,7 @@ def test_the_ack_of_a_retransmitted_segment_gives_no_rtt_sample(tcp):
     peer.send(flags=ACK, ack=101)
     sent_and_acked_at_once(tcp, conn, 101, b"B" * 100)
     tcp.app_write(conn, b"C" * 100)
-    sent = peer.expect(
-        seq=201, length=100, within=PROMPT_S, skip_others=True, what="C"
-    ).segment.ts_ns
+    sent = peer.expect_predicted(what="C", fields=("seq", "length"), skip_others=True).segment.ts_ns
     limit = tcp.tolerance.window(2 * before)
     after = first_retransmission(peer, 201, sent, limit)
     tcp.measure("A sent -> first retransmission", before)
