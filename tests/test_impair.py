@@ -95,3 +95,11 @@ def test_relay_on_the_wire_drops_and_logs_the_named_segment():
         assert "seq=" in log[0]["frame"] and "len=100" in log[0]["frame"]
     finally:
         bed.close()
+
+
+def test_ack_loss_drops_pure_acks_only_and_spares_each_connections_first():
+    impairer = Impairer(3, {A_TO_B: Impairment(ack_loss=1.0)})
+    first, second = frame(b"", seq=1), frame(b"", seq=1)
+    assert impairer.decide(first, A_TO_B).action == "pass"  # the handshake's ACK
+    assert impairer.decide(second, A_TO_B).action == "drop (ACK)"
+    assert impairer.decide(frame(b"data"), A_TO_B).action == "pass"  # data is not an ACK

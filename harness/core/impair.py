@@ -27,7 +27,7 @@ from harness.core.errors import HarnessError
 from reference_impl.wire.errors import WireError
 from reference_impl.wire.ethernet import ETH_P_IP, Ethernet
 from reference_impl.wire.ipv4 import PROTO_TCP, IPv4
-from reference_impl.wire.tcp import TcpSegment, flags_text
+from reference_impl.wire.tcp import ACK, FIN, RST, SYN, TcpSegment, flags_text
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
@@ -46,10 +46,21 @@ class Impairment:
     delay_ms: float = 0.0
     corrupt: float = 0.0  # flip one byte after the headers: the TCP/UDP checksum then fails
     drop_tcp: tuple[int, ...] = ()
+    # Probability that a pure TCP ACK (no data, SYN, FIN or RST) is lost; each connection's
+    # first one (the handshake's) is spared, so that every connection opens.
+    ack_loss: float = 0.0
 
     def active(self) -> bool:
         return any(
-            (self.loss, self.duplicate, self.reorder, self.delay_ms, self.corrupt, self.drop_tcp)
+            (
+                self.loss,
+                self.duplicate,
+                self.reorder,
+                self.delay_ms,
+                self.corrupt,
+                self.drop_tcp,
+                self.ack_loss,
+            )
         )
 
 
@@ -66,8 +77,10 @@ class Impairer:
 
     def __init__(self, seed: int, rules: dict[str, Impairment]) -> None:
         self.rng = random.Random(seed)
+        self.ack_rng = random.Random(seed)  # its own stream: the others' stay as they were
         self.rules = rules
         self.tcp_data_seen = {A_TO_B: 0, B_TO_A: 0}
+        self.acks_seen: set[tuple[str, int, str, int]] = set()  # connections past their first
 
     def decide(self, frame: bytes, direction: str) -> Decision:
         rule = self.rules.get(direction, Impairment())
@@ -80,6 +93,8 @@ class Impairer:
                 return Decision("drop (rule)")
         if draws[0] < rule.loss:
             return Decision("drop")
+        if rule.ack_loss and self._ack_lost(frame, rule.ack_loss):
+            return Decision("drop (ACK)")
         delay = rule.delay_ms / 1000
         actions = []
         if draws[1] < rule.corrupt:
@@ -93,6 +108,21 @@ class Impairer:
             copies.append((delay, frame))
             actions.append("duplicate")
         return Decision("+".join(actions) or "pass", copies)
+
+    def _ack_lost(self, frame: bytes, probability: float) -> bool:
+        """Whether this pure ACK is lost: never the connection's first (the handshake's)."""
+        try:
+            packet = IPv4.parse(Ethernet.parse(frame).payload)
+            seg = TcpSegment.parse(packet.payload) if packet.proto == PROTO_TCP else None
+        except WireError:
+            return False
+        if seg is None or seg.payload or seg.flags & (SYN | FIN | RST) or not seg.flags & ACK:
+            return False
+        key = (packet.src, seg.sport, packet.dst, seg.dport)
+        if key not in self.acks_seen:
+            self.acks_seen.add(key)
+            return False
+        return self.ack_rng.random() < probability
 
     @staticmethod
     def _is_tcp_data(frame: bytes) -> bool:

@@ -13,6 +13,7 @@ import pytest
 from harness.core import config as run_config
 from harness.core.doctor import require_runtime
 from harness.core.errors import SetupError
+from harness.core.impair import A_TO_B, Impairment
 from harness.core.registry import DEFAULT_START_TIMEOUT_S
 from harness.core.topology import TARGET_SYSCTLS
 from harness.hosts.bed import TestBed
@@ -142,19 +143,38 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "target" in metafunc.fixturenames:
-        targets = _targets(metafunc.config)
-        ids = target_names(targets)
-        metafunc.parametrize("target", targets, indirect=True, scope="session", ids=ids)
+    for bed in ("target", "lossy_target"):
+        if bed in metafunc.fixturenames:
+            targets = _targets(metafunc.config)
+            ids = target_names(targets)
+            metafunc.parametrize(bed, targets, indirect=True, scope="session", ids=ids)
 
 
 @pytest.fixture(scope="session")
 def target(request: pytest.FixtureRequest) -> Iterator[TestBed]:
     """The target named by the test's parameter, started on a topology of its own."""
+    yield from _bed(request)
+
+
+# A fifth of the tester's ACKs lost on the way to the target (never a connection's first).
+LOSSY_LINK = {A_TO_B: Impairment(ack_loss=0.2)}
+
+
+@pytest.fixture(scope="session")
+def lossy_target(request: pytest.FixtureRequest) -> Iterator[TestBed]:
+    """The target again, on a topology of its own with the impairment relay between it and
+    the tester, losing the tester's ACKs (LOSSY_LINK)."""
+    yield from _bed(request, relay=LOSSY_LINK)
+
+
+def _bed(
+    request: pytest.FixtureRequest, relay: dict[str, Impairment] | None = None
+) -> Iterator[TestBed]:
     require_runtime()
     bed = TestBed(
         request.param,
         profile=request.config.getoption("profile"),
+        relay=relay,
         sysctls=sysctl_overrides(request.config),
         start_timeout=request.config.getoption("start_timeout"),
         limits=run_config.limits(request.config),

@@ -19,3 +19,14 @@ def tcp(request: pytest.FixtureRequest, target: TestBed, tolerance: Tolerance) -
     target.ensure_alive()
     profile = request.config.getoption("profile")
     yield from for_the_test(request, TcpCase(target, profile=profile, tolerance=tolerance))
+
+
+@pytest.fixture
+def lossy_tcp(
+    request: pytest.FixtureRequest, lossy_target: TestBed, tolerance: Tolerance
+) -> Iterator[TcpCase]:
+    """A TCP test's context on the bed whose link loses the tester's ACKs (the impairment
+    relay, harness.hosts.fixtures.LOSSY_LINK)."""
+    lossy_target.ensure_alive()
+    profile = request.config.getoption("profile")
+    yield from for_the_test(request, TcpCase(lossy_target, profile=profile, tolerance=tolerance))

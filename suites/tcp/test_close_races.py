@@ -120,3 +120,26 @@ def test_close_racing_the_peers_fin_still_sends_one_fin_after_the_data(tcp, netc
     if not any(seg.has(ACK) and seg.ack >= peer.snd_nxt for seg in got.segments):
         raise ScenarioNotReached("a simultaneous close", "the target never acknowledged our FIN")
     peer.expect_silence(tcp.within(DELAYED_ACK), what="after the close completed")
+
+
+# With ACKs lost, a retransmission may need its own ACK lost again before one gets through:
+# a stall of a few backed-off RTOs is the loss, not the close.
+LOSSY_STALL_S = 30.0
+
+
+def test_close_with_acks_lost_on_the_way_still_sends_every_byte_then_one_fin(
+    lossy_tcp, netconform_run
+):
+    """100 kB, and a fifth of the tester's ACKs never reach the target (the impairment relay
+    drops them): the target retransmits what is unacknowledged, and after the close every
+    byte and then one FIN still arrive."""
+    conn = lossy_tcp.connect_to_target()
+    data, pause_s = written_for(netconform_run, SIZES[-1])
+    got = close_and_read(lossy_tcp, conn, data, pause_s, idle=LOSSY_STALL_S)
+    check_stream(got, data, idle=LOSSY_STALL_S)
+    finish_close(conn.peer, got, within=lossy_tcp.within(OLD_INITIAL_RTO))
+    ours = f"{conn.peer.tester_ip}:{conn.peer.tester_port} >"
+    lost = [line for line in lossy_tcp.bed.relay.log_lines() if ours in line and "drop" in line]
+    lossy_tcp.record("the tester's ACKs the relay dropped", len(lost))
+    if not lost:
+        raise ScenarioNotReached("ACKs lost on the way", "the relay dropped none of ours")
