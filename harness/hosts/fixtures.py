@@ -110,11 +110,16 @@ def sysctl_overrides(config: pytest.Config) -> dict[str, str]:
     return pinned
 
 
+# The fixtures that start a host target for a test: its parameter names the target.
+BED_FIXTURES = ("target", "lossy_target")
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     params = getattr(getattr(item, "callspec", None), "params", {})
-    if "target" in params:
-        spec = parse_target(str(params["target"]))
-        run_config.tag_target(item, spec.name, _version(spec.kind))
+    for bed in BED_FIXTURES:
+        if bed in params:
+            spec = parse_target(str(params[bed]))
+            run_config.tag_target(item, spec.name, _version(spec.kind))
 
 
 def _version(kind: str) -> str:
@@ -135,7 +140,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """With --target-tests-only, tests that do not exercise a --target are deselected."""
     if not config.getoption("target_tests_only"):
         return
-    about = {id(i) for i in items if "target" in getattr(i, "fixturenames", ())}
+    about = {id(i) for i in items if set(BED_FIXTURES) & set(getattr(i, "fixturenames", ()))}
     deselected = [item for item in items if id(item) not in about]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
@@ -143,7 +148,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    for bed in ("target", "lossy_target"):
+    for bed in BED_FIXTURES:
         if bed in metafunc.fixturenames:
             targets = _targets(metafunc.config)
             ids = target_names(targets)
