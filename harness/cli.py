@@ -112,6 +112,12 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="suite folder or test file (default: all suites)",
     )
     run.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    _add_run_modes(run)
+    run.set_defaults(func=cmd_run)
+
+
+def _add_run_modes(run: argparse.ArgumentParser) -> None:
+    """How a run is judged and repeated: baselines, stress, long scenarios, history."""
     run.add_argument(
         "--baseline",
         action="append",
@@ -146,7 +152,6 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="keep the report's history in DIR: runs that share it show trends and each "
         "test's history (Allure's), flaky tests included",
     )
-    run.set_defaults(func=cmd_run)
 
 
 def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

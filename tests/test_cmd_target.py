@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 # One suite file keeps the counts below stable as other suites grow; every test in it needs
 # the control protocol (listen, accept), so a stack without it is UNSUPPORTED throughout.
 SUITES = REPO / "suites" / "tcp" / "test_acknowledgement.py"
-N = 11  # tests in that file
+N = 12  # tests in that file
 REF = (
     f"cmd:{sys.executable} -m harness.hosts.refstack --tap {{tap}} --ip {{ip}}/{{prefix}} "
     f"--mac {{mac}} --neighbor {{tester_ip}}={{tester_mac}}"

@@ -48,7 +48,10 @@ def test_matrix_of_reference_template_and_crashing_stack(tmp_path):
     )
     (tmp_path / "stacks.toml").write_text(toml)
     out = tmp_path / "matrix"
-    result = run_cli("matrix", str(tmp_path / "stacks.toml"), "--out", str(out), cwd=tmp_path)
+    # Three stacks one after another, the reference through every TCP test: minutes.
+    result = run_cli(
+        "matrix", str(tmp_path / "stacks.toml"), "--out", str(out), cwd=tmp_path, timeout=900
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     data = json.loads((out / "matrix.json").read_text())
     scores = {s["name"]: s["score"] for s in data["stacks"]}
