@@ -27,8 +27,13 @@ def quirky(*quirks: str) -> str:
     )
 
 
-def verdicts(pytester, target: str, *tests: str, suite: Path = TCP) -> dict[str, str]:
-    """{test name: verdict} for the given suite tests (FILE::NAME) against ``target``."""
+def by_name(nodeid: str) -> str:
+    return nodeid.split("::")[-1].split("[")[0]
+
+
+def verdicts(pytester, target: str, *tests: str, suite: Path = TCP, key=by_name) -> dict[str, str]:
+    """{key(test id): verdict} for the given suite tests (FILE::NAME) against ``target``
+    (by default keyed by the test's name without its parameters)."""
     out = pytester.path / "verdicts.json"
     pytester.runpytest_subprocess(
         *[f"{suite / test}" for test in tests],
@@ -39,7 +44,7 @@ def verdicts(pytester, target: str, *tests: str, suite: Path = TCP) -> dict[str,
         timeout=600,
     )
     rows = json.loads(out.read_text())
-    return {row["nodeid"].split("::")[-1].split("[")[0]: row["verdict"] for row in rows}
+    return {key(row["nodeid"]): row["verdict"] for row in rows}
 
 
 def test_ecn_setup_syns_pass_the_handshake_tests(pytester):
@@ -230,22 +235,13 @@ def test_an_rst_dropped_in_one_case_fails_that_case_only(pytester, quirk, failin
     assert got == {t: level if t == failing else "PASS" for t in tests}
 
 
+def by_state(nodeid: str) -> str:
+    return nodeid.split("[")[-1].removeprefix("quirky-").rstrip("]")
+
+
 def state_verdicts(pytester, quirk: str, test: str) -> dict[str, str]:
     """{state: verdict} of one parametrized test of test_state_edges.py on a quirky stack."""
-    out = pytester.path / "verdicts.json"
-    pytester.runpytest_subprocess(
-        f"{TCP / 'test_state_edges.py'}::{test}",
-        f"--target={quirky(quirk)}",
-        f"--verdicts={out}",
-        "-p",
-        "no:cacheprovider",
-        timeout=600,
-    )
-    rows = json.loads(out.read_text())
-    return {
-        row["nodeid"].split("[")[-1].removeprefix("quirky-").rstrip("]"): row["verdict"]
-        for row in rows
-    }
+    return verdicts(pytester, quirky(quirk), f"test_state_edges.py::{test}", key=by_state)
 
 
 def test_an_rst_taken_outside_the_window_fails_in_every_state(pytester):

@@ -177,13 +177,11 @@ def test_cumulative_ack_covers_several_segments(tcp):
     tcp.record("ACK numbers", acks)
 
 
-@pytest.mark.rfc("9293", "3.8.6.3", req="MUST-40")
-def test_delayed_ack_never_reaches_500_ms(tcp):
-    """Twelve small segments, each after the previous ACK: every ACK comes in under 0.5 s
-    (past any quick-ACK phase), and the delays are reported."""
-    peer = tcp.connect_to_target().peer
+def ack_delays_of_small_segments(tcp, peer, count):
+    """``count`` 20-byte segments, each sent after the ACK of the one before; the delay of
+    each ACK (its numbers from the reference, its time bounded by MUST-40), also recorded."""
     delays = []
-    for index in range(12):
+    for index in range(count):
         peer.send(payload(index, 20), seq=1 + 20 * index)
         seen = peer.expect_predicted(
             what=f"ACK of small segment {index + 1}", bound=DELAYED_ACK, skip_others=True
@@ -191,6 +189,15 @@ def test_delayed_ack_never_reaches_500_ms(tcp):
         assert seen.segment.ack == 21 + 20 * index
         delays.append(seen.delay_s)
     tcp.record("ACK delays (ms)", ", ".join(f"{d * 1000:.1f}" for d in delays))
+    return delays
+
+
+@pytest.mark.rfc("9293", "3.8.6.3", req="MUST-40")
+def test_delayed_ack_never_reaches_500_ms(tcp):
+    """Twelve small segments, each after the previous ACK: every ACK comes in under 0.5 s
+    (past any quick-ACK phase), and the delays are reported."""
+    peer = tcp.connect_to_target().peer
+    delays = ack_delays_of_small_segments(tcp, peer, 12)
     tcp.measure("longest ACK delay", max(delays), DELAYED_ACK)
 
 
@@ -258,15 +265,7 @@ def test_acks_of_lone_small_segments_are_delayed(tcp):
     """Twenty small segments, each after the previous ACK: past any quick-ACK phase at the
     start, the ACK of a lone small segment waits (for more data to ACK together)."""
     peer = tcp.connect_to_target().peer
-    delays = []
-    for index in range(20):
-        peer.send(payload(index, 20), seq=1 + 20 * index)
-        seen = peer.expect_predicted(
-            what=f"ACK of small segment {index + 1}", bound=DELAYED_ACK, skip_others=True
-        )
-        assert seen.segment.ack == 21 + 20 * index
-        delays.append(seen.delay_s)
-    tcp.record("ACK delays (ms)", ", ".join(f"{d * 1000:.1f}" for d in delays))
+    delays = ack_delays_of_small_segments(tcp, peer, 20)
     if max(delays) < DELAYED_S:
         raise ConformanceFailure(
             f"all 20 ACKs came within {max(delays) * 1000:.1f} ms: no ACK was delayed"

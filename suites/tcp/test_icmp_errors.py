@@ -10,8 +10,9 @@ many stacks treat them as hard while a connection is still opening (RFC 5461 4).
 
 import pytest
 
-from harness.core.bounds import DELAYED_ACK, OLD_INITIAL_RTO, PROMPT_S
+from harness.core.bounds import DELAYED_ACK, OLD_INITIAL_RTO
 from harness.core.errors import ConformanceFailure, Unsupported
+from harness.tcp.states import reach
 from reference_impl.wire.ethernet import ETH_P_IP, Ethernet
 from reference_impl.wire.icmp import (
     FRAGMENTATION_NEEDED,
@@ -102,16 +103,10 @@ HARD = {"protocol-unreachable": PROTOCOL_UNREACHABLE, "port-unreachable": PORT_U
 def test_a_hard_error_ends_a_connection_attempt(tcp, error):
     """The target's SYN draws a hard unreachable: it gives the attempt up, so no SYN comes
     again (one would within 3 s, RFC 1122's initial RTO, and here within about 1 s)."""
-    port = tcp.bed.next_port()
-    peer = tcp.peer(target_port=0)
-    peer.tester_port = port
-    with tcp.precondition("a connection attempt by the target"):
-        handle, peer.target_port = tcp.app_connect(tcp.bed.topology.tester.ip, port)
-        tcp.observe(peer, handle)
-        peer.expect(flags=SYN, within=PROMPT_S, what="the target's SYN")
+    peer = reach(tcp, "SYN-SENT").peer
     frame = latest_frame(peer, lambda seg: bool(seg.flags & SYN))
     send_icmp(tcp, peer, unreachable(HARD[error], quote(frame)[1]))
-    again = [seg for seg in peer.collect(tcp.tolerance.wait(OLD_INITIAL_RTO.seconds + 0.5))]
+    again = peer.collect(OLD_INITIAL_RTO.seconds + 0.5)
     if again:
         raise ConformanceFailure(f"after {error} the target went on: {again[0].describe()}")
 

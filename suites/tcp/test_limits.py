@@ -11,8 +11,9 @@ import time
 
 import pytest
 
-from harness.core.bounds import HANDSHAKE_S, PROMPT_S
+from harness.core.bounds import PROMPT_S
 from harness.core.errors import ConformanceFailure
+from harness.tcp.states import reach
 from reference_impl.wire.tcp import ACK, RST, SYN
 
 pytestmark = pytest.mark.long
@@ -24,14 +25,8 @@ GIVE_UP_CAP_S = 30 * 60.0  # how long the harness waits for a stack to give up a
 
 def attempt(tcp):
     """The target's application connects to a tester that never answers."""
-    port = tcp.bed.next_port()
-    peer = tcp.peer(target_port=0)
-    peer.tester_port = port
-    with tcp.precondition("a connection attempt by the target"):
-        handle, peer.target_port = tcp.app_connect(tcp.bed.topology.tester.ip, port)
-        tcp.observe(peer, handle)
-        first = peer.expect(flags=SYN, within=HANDSHAKE_S, what="the target's SYN").segment
-    return peer, first.ts_ns
+    peer = reach(tcp, "SYN-SENT").peer
+    return peer, peer.target_syn.ts_ns
 
 
 def wait_until(start_ns: int, seconds: float, peer) -> None:
