@@ -107,9 +107,8 @@ class Oracle:
     def tester_sent(self, seg: TcpSegment, now_us: int) -> None:
         if self.shadow is None:
             self.backlog.append((seg, now_us))
-            if (
-                judged_flags(seg.flags) == SYN
-            ):  # the answer's ACK and flags are known before its ISN is
+            if judged_flags(seg.flags) == SYN:
+                # The answer's ACK and flags are known before its ISN is.
                 answer = TcpConnection.accept_syn(seg, iss=0, now=now_us, profile=self.base)
                 self._queue(answer.outgoing(), now_us, now_us, seq_known=False)
             return

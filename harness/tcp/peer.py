@@ -163,7 +163,9 @@ class TcpPeer:
             data,
             tuple(options),
         )
-        self.link.send(self._frame(segment, corrupt_checksum, ip_options))
+        self.send_datagram(
+            PROTO_TCP, self._tcp_bytes(segment, corrupt_checksum), ip_options=ip_options
+        )
         if corrupt_checksum:
             return  # neither SND.NXT nor the oracle moves: the target must ignore it
         self._tell_oracle(segment)
@@ -185,19 +187,34 @@ class TcpPeer:
             ip_to_bytes(self.tester_ip), ip_to_bytes(self.target_ip), PROTO_TCP, bytes(header)
         )
         header[16:18] = checksum.to_bytes(2, "big")
-        packet = IPv4(self.tester_ip, self.target_ip, PROTO_TCP, bytes(header)).emit()
-        self.link.send(Ethernet(self.target_mac, self.tester_mac, ETH_P_IP, packet).emit())
+        self.send_datagram(PROTO_TCP, bytes(header))
 
-    def _frame(self, segment: TcpSegment, corrupt_checksum: bool, ip_options: bytes) -> bytes:
-        """Ethernet + IPv4 (DF, TTL 64) + the segment, its checksum spoilt on request."""
+    def send_datagram(
+        self,
+        proto: int,
+        payload: bytes,
+        *,
+        src: str | None = None,
+        dst: str | None = None,
+        dst_mac: str | None = None,
+        ip_options: bytes = b"",
+    ) -> None:
+        """An IPv4 datagram (DF, TTL 64) to the target, outside the connection's bookkeeping:
+        from the tester's address to the target's unless told otherwise (a forged source, a
+        broadcast destination, an ICMP error about the target's segment)."""
+        packet = IPv4(
+            src or self.tester_ip, dst or self.target_ip, proto, payload, options=ip_options
+        ).emit()
+        frame = Ethernet(dst_mac or self.target_mac, self.tester_mac, ETH_P_IP, packet)
+        self.link.send(frame.emit())
+
+    def _tcp_bytes(self, segment: TcpSegment, corrupt_checksum: bool) -> bytes:
+        """The segment as sent, its checksum spoilt on request."""
         tcp = bytearray(segment.emit(self.tester_ip, self.target_ip))
         if corrupt_checksum:
             tcp[16] ^= 0x5A
             tcp[17] ^= 0x5A
-        packet = IPv4(
-            self.tester_ip, self.target_ip, PROTO_TCP, bytes(tcp), options=ip_options
-        ).emit()
-        return Ethernet(self.target_mac, self.tester_mac, ETH_P_IP, packet).emit()
+        return bytes(tcp)
 
     def _tell_oracle(self, seg: TcpSegment) -> None:
         if self.oracle is None:

@@ -14,8 +14,9 @@ import hashlib
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
-from harness.core.bounds import CLOSE_STALL, HANDSHAKE_S
+from harness.core.bounds import CLOSE_STALL, DELAYED_ACK, HANDSHAKE_S
 from harness.core.errors import ConformanceFailure, ScenarioNotReached
 from harness.core.segment import Segment
 from harness.tcp.case import TcpCase, TcpConnection
@@ -93,6 +94,17 @@ def data_segments(peer: TcpPeer, total: int, within: float = HANDSHAKE_S) -> lis
             got = max(got, seg.seq - 1 + seg.length)
             peer.send(flags=ACK, ack=seg.seq + seg.length)
     return segments
+
+
+def delivered(tcp: TcpCase, conn: TcpConnection, data: bytes, **sending: Any) -> None:
+    """``data`` sent as one segment (``sending``: its options, IP options, ...) is
+    acknowledged as the reference acknowledges it, within MUST-40's bound, and the target's
+    application reads it whole."""
+    conn.peer.send(data, **sending)
+    conn.peer.expect_predicted(what="the ACK", bound=DELAYED_ACK, skip_others=True)
+    read = tcp.app_read(conn, len(data))
+    if read != data:
+        raise ConformanceFailure(f"the application read {read[:20]!r}..., not the bytes sent")
 
 
 def read_to_fin(

@@ -13,7 +13,7 @@ import pytest
 from harness.core.bounds import DELAYED_ACK, OLD_INITIAL_RTO
 from harness.core.errors import ConformanceFailure, Unsupported
 from harness.tcp.states import reach
-from reference_impl.wire.ethernet import ETH_P_IP, Ethernet
+from reference_impl.wire.ethernet import Ethernet
 from reference_impl.wire.icmp import (
     FRAGMENTATION_NEEDED,
     HOST_UNREACHABLE,
@@ -36,11 +36,6 @@ def quote(frame: bytes) -> tuple[IPv4, bytes]:
     ip_bytes = Ethernet.parse(frame).payload
     packet = IPv4.parse(ip_bytes)
     return packet, ip_bytes[: 20 + len(packet.options) + 8]
-
-
-def send_icmp(tcp, peer, message: Icmp) -> None:
-    packet = IPv4(peer.tester_ip, peer.target_ip, PROTO_ICMP, message.emit()).emit()
-    tcp.bed.link.send(Ethernet(peer.target_mac, peer.tester_mac, ETH_P_IP, packet).emit())
 
 
 def latest_frame(peer, matching) -> bytes:
@@ -84,14 +79,14 @@ SOFT = {
 @pytest.mark.rfc("9293", "3.9.2.2", req="MUST-56")
 def test_a_soft_error_does_not_abort_the_connection(tcp, error):
     conn, frame = data_in_flight(tcp)
-    send_icmp(tcp, conn.peer, unreachable(SOFT[error], quote(frame)[1]))
+    conn.peer.send_datagram(PROTO_ICMP, unreachable(SOFT[error], quote(frame)[1]).emit())
     carries_on(tcp, conn)
 
 
 @pytest.mark.rfc("9293", "3.9.2.2", req="MUST-55")
 def test_source_quench_is_discarded(tcp):
     conn, frame = data_in_flight(tcp)
-    send_icmp(tcp, conn.peer, Icmp(SOURCE_QUENCH, 0, bytes(4), quote(frame)[1]))
+    conn.peer.send_datagram(PROTO_ICMP, Icmp(SOURCE_QUENCH, 0, bytes(4), quote(frame)[1]).emit())
     carries_on(tcp, conn)
 
 
@@ -105,7 +100,7 @@ def test_a_hard_error_ends_a_connection_attempt(tcp, error):
     again (one would within 3 s, RFC 1122's initial RTO, and here within about 1 s)."""
     peer = reach(tcp, "SYN-SENT").peer
     frame = latest_frame(peer, lambda seg: bool(seg.flags & SYN))
-    send_icmp(tcp, peer, unreachable(HARD[error], quote(frame)[1]))
+    peer.send_datagram(PROTO_ICMP, unreachable(HARD[error], quote(frame)[1]).emit())
     again = peer.collect(OLD_INITIAL_RTO.seconds + 0.5)
     if again:
         raise ConformanceFailure(f"after {error} the target went on: {again[0].describe()}")
@@ -125,7 +120,7 @@ def test_fragmentation_needed_makes_segments_fit_the_path(tcp):
     packet, quoted = quote(frame)
     if not packet.flags & FLAG_DF:
         raise Unsupported("the target's segments do not set DF: it does not use path MTU discovery")
-    send_icmp(tcp, peer, unreachable(FRAGMENTATION_NEEDED, quoted, mtu=PATH_MTU))
+    peer.send_datagram(PROTO_ICMP, unreachable(FRAGMENTATION_NEEDED, quoted, mtu=PATH_MTU).emit())
     largest = PATH_MTU - 40
     seen = peer.expect(
         seq=1, within=tcp.within(OLD_INITIAL_RTO), skip_others=True, what="the data sent again"

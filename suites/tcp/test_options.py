@@ -7,7 +7,7 @@ import pytest
 
 from harness.core.bounds import DELAYED_ACK, PROMPT_S, QUIET_S
 from harness.core.errors import ConformanceFailure, Unsupported
-from harness.tcp.stream import data_segments
+from harness.tcp.stream import data_segments, delivered
 from reference_impl.wire.ethernet import Ethernet
 from reference_impl.wire.ipv4 import IPv4
 from reference_impl.wire.tcp import (
@@ -128,13 +128,7 @@ def test_the_mss_option_appears_in_syn_segments_only(tcp):
 def test_a_data_segment_with_options_is_accepted(tcp):
     """100 bytes on a segment carrying NOP, NOP and an unknown option: the target
     acknowledges them and its application reads them."""
-    conn = tcp.connect_to_target()
-    peer = conn.peer
-    peer.send(b"o" * 100, options=[Nop(), Nop(), UNKNOWN])
-    peer.expect_predicted(what="the ACK", bound=DELAYED_ACK, skip_others=True)
-    read = tcp.app_read(conn, 100)
-    if read != b"o" * 100:
-        raise ConformanceFailure(f"the application read {read!r}, not the 100 bytes sent")
+    delivered(tcp, tcp.connect_to_target(), b"o" * 100, options=[Nop(), Nop(), UNKNOWN])
 
 
 @pytest.mark.rfc("7323", "2.3", level="MUST")
