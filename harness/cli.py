@@ -112,8 +112,28 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="suite folder or test file (default: all suites)",
     )
     run.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    _add_workers(run)
     _add_run_modes(run)
     run.set_defaults(func=cmd_run)
+
+
+def workers(value: str) -> str:
+    """``--workers``: auto or a count (0 runs the tests one after another in one process)."""
+    if value == "auto" or (value.isdigit() and int(value) <= 64):
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r}: give auto or a number from 0 to 64")
+
+
+def _add_workers(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers",
+        type=workers,
+        default="auto",
+        metavar="N",
+        help="test beds side by side, each in a worker process of its own: auto (the default: "
+        "three per core, 4 to 8, as the tests mostly wait) or a number; 0 runs them one "
+        "after another",
+    )
 
 
 def _add_run_modes(run: argparse.ArgumentParser) -> None:
@@ -160,8 +180,17 @@ def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _add_matrix(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    matrix = sub.add_parser("matrix", help="run every stack of a TOML file, write the matrix")
-    matrix.add_argument("stacks", type=Path, help="TOML with [[stack]] name, cmd (and timeout)")
+    matrix = sub.add_parser(
+        "matrix",
+        help="run every stack of a TOML file, write the matrix",
+        description="netconform matrix STACKS.toml [--jobs N] [--shard K/N]: run the stacks; "
+        "netconform matrix merge DIR... [--out DIR]: one matrix from the shards' folders",
+    )
+    matrix.add_argument(
+        "stacks",
+        nargs="+",
+        help="TOML with [[stack]] name, cmd (and timeout); or `merge DIR...`",
+    )
     matrix.add_argument(
         "--suite",
         action="append",
@@ -169,7 +198,37 @@ def _add_matrix(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="suite folder or test file (default: all suites)",
     )
     matrix.add_argument("--out", type=Path, default=Path("reports/matrix"))
+    matrix.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="stacks run side by side, each in its own pytest process and namespaces "
+        "(default 1; the tests mostly wait, so a few per core pay off)",
+    )
+    matrix.add_argument(
+        "--shard",
+        type=shard,
+        default=(1, 1),
+        metavar="K/N",
+        help="run only the K-th of N shares of the stacks (every N-th from the K-th), e.g. "
+        "one per CI job; then `netconform matrix merge DIR...` builds the whole matrix",
+    )
     matrix.set_defaults(func=cmd_matrix)
+
+
+def positive_int(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 256:
+        raise argparse.ArgumentTypeError(f"{value!r}: give a number from 1 to 256")
+    return int(value)
+
+
+def shard(value: str) -> tuple[int, int]:
+    """K/N with 1 <= K <= N."""
+    k, sep, n = value.partition("/")
+    if not (sep and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise argparse.ArgumentTypeError(f"{value!r}: give K/N with 1 <= K <= N, e.g. 2/5")
+    return int(k), int(n)
 
 
 def _add_verdicts(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -270,6 +329,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"--alluredir={RESULTS_DIR}",
         "--junitxml=reports/junit.xml",
         f"--verdicts={VERDICTS_FILE}",
+        f"--numprocesses={args.workers}",
         *extra,
     ]
     print(f"netconform: running suites against {', '.join(target_names(targets))}", flush=True)
@@ -329,14 +389,40 @@ def cmd_report(_args: argparse.Namespace) -> int:
 
 def cmd_matrix(args: argparse.Namespace) -> int:
     from harness.core import doctor
-    from harness.matrix import load_stacks, run_matrix, write_outputs
+    from harness.matrix import load_stacks, run_matrix, shard_of, write_outputs
 
-    stacks = load_stacks(args.stacks)
+    if args.stacks[0] == "merge":
+        return _merge_matrix(args)
+    if len(args.stacks) > 1:
+        raise SetupError("give one stacks file (or `netconform matrix merge DIR...`)")
+    stacks = load_stacks(Path(args.stacks[0]))
+    chosen = shard_of(stacks, args.shard)
+    if not chosen:
+        raise SetupError(f"shard {args.shard[0]}/{args.shard[1]} of {len(stacks)} stacks is empty")
     doctor.require_runtime()
     install_interrupt_handlers()
     extra = args.pytest_args
-    results = run_matrix(stacks, args.suite or [str(SUITES_DIR)], args.out, extra)
-    data = write_outputs(results, args.out)
+    suites = args.suite or [str(SUITES_DIR)]
+    results = run_matrix(chosen, suites, args.out, extra, jobs=args.jobs, order=stacks)
+    _print_matrix(write_outputs(results, args.out), args.out)
+    return 0
+
+
+def _merge_matrix(args: argparse.Namespace) -> int:
+    from harness.matrix import build_combined_report, merge, write_outputs
+
+    folders = [Path(folder) for folder in args.stacks[1:]]
+    if not folders:
+        raise SetupError("give the shards' folders: netconform matrix merge DIR...")
+    results = merge(folders, args.out)
+    _print_matrix(write_outputs(results, args.out), args.out)
+    report = build_combined_report(args.out)
+    if report is not None:
+        print(f"netconform: one Allure report of every stack at {report.resolve()}")
+    return 0
+
+
+def _print_matrix(data: dict[str, Any], out: Path) -> None:
     for stack in sorted(data["stacks"], key=lambda s: -s["score"]):
         why = (
             stack["note"] or stack["crash"].splitlines()[0]
@@ -345,8 +431,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         )
         note = f"  ({why[:100]})" if why else ""
         print(f"{stack['name']:<24} score {stack['score']:6.1%}  {stack['summary']}{note}")
-    print(f"netconform: matrix at {(args.out / 'index.html').resolve()}")
-    return 0
+    print(f"netconform: matrix at {(out / 'index.html').resolve()}")
 
 
 def cmd_verdicts(args: argparse.Namespace) -> int:

@@ -24,13 +24,16 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,15 +184,38 @@ def _seconds(path: Path, name: str, entry: dict, key: str, default: float, most:
 # -- running ----------------------------------------------------------------------------------
 
 
+def shard_of(stacks: list[Stack], shard: tuple[int, int]) -> list[Stack]:
+    """The K-th of N shares of the stacks file: every N-th stack from the K-th, so that the
+    shares are alike whatever order the file lists its stacks in."""
+    k, n = shard
+    return stacks[k - 1 :: n]
+
+
 def run_matrix(
-    stacks: list[Stack], suites: list[str], out: Path, extra: Iterable[str] = ()
+    stacks: list[Stack],
+    suites: list[str],
+    out: Path,
+    extra: Iterable[str] = (),
+    jobs: int = 1,
+    order: Sequence[Stack] | None = None,
 ) -> list[StackResult]:
+    """Run the stacks, ``jobs`` at a time (each its own pytest process and namespaces);
+    ``order`` is the whole stacks file when these are one shard of it."""
     out.mkdir(parents=True, exist_ok=True)
-    results = []
-    for index, stack in enumerate(stacks):
-        _progress(index, len(stacks), f"running {stack.name}")
-        results.append(_run_stack(stack, suites, out / stack.slug, list(extra)))
-        _progress(index + 1, len(stacks), f"{stack.name}: {summary(results[-1].cells)}")
+    position = {stack.slug: i for i, stack in enumerate(order or stacks)}
+    done: list[StackResult] = []
+    lock = threading.Lock()
+
+    def run(stack: Stack) -> StackResult:
+        result = _run_stack(stack, suites, out / stack.slug, list(extra), position[stack.slug])
+        with lock:
+            done.append(result)
+            _progress(len(done), len(stacks), f"{stack.name}: {summary(result.cells)}")
+        return result
+
+    _progress(0, len(stacks), f"running {len(stacks)} stacks, {jobs} at a time")
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        results = list(pool.map(run, stacks))
     print(file=sys.stderr)
     return results
 
@@ -202,10 +228,12 @@ def _progress(done: int, total: int, text: str) -> None:
     print(f"{line:<100}", end=end, file=sys.stderr, flush=True)
 
 
-def _run_stack(stack: Stack, suites: list[str], folder: Path, extra: list[str]) -> StackResult:
+def _run_stack(
+    stack: Stack, suites: list[str], folder: Path, extra: list[str], position: int = 0
+) -> StackResult:
     results_dir = folder / "allure-results"
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in [*results_dir.glob("*"), folder / "verdicts.json"]:
+    for stale in [*results_dir.glob("*"), folder / "verdicts.json", folder / STACK_FILE]:
         stale.unlink(missing_ok=True)
     cmd = [
         sys.executable,
@@ -223,6 +251,7 @@ def _run_stack(stack: Stack, suites: list[str], folder: Path, extra: list[str]) 
         "-q",
         "-p",
         "no:cacheprovider",
+        "--numprocesses=0",  # one process per stack: --jobs runs stacks side by side
         *extra,
     ]
     result = StackResult(stack)
@@ -242,7 +271,81 @@ def _run_stack(stack: Stack, suites: list[str], folder: Path, extra: list[str]) 
     if not result.tests and not result.note:
         result.note = f"no results (pytest exit status {proc.returncode}; see pytest.log)"
     _build_report(results_dir, folder / "allure-report", stack.name, result)
+    _write_stack_file(folder, result, position)
     return result
+
+
+# -- shards and merging -----------------------------------------------------------------------
+
+STACK_FILE = "stack.json"  # what a merge needs of a stack's run besides its verdicts
+
+
+def _write_stack_file(folder: Path, result: StackResult, position: int) -> None:
+    stack = result.stack
+    info = {"name": stack.name, "cmd": stack.cmd, "position": position}
+    info |= {"note": result.note, "seconds": round(result.seconds, 1)}
+    (folder / STACK_FILE).write_text(json.dumps(info, indent=2) + "\n")
+
+
+def read_results(folders: Iterable[Path]) -> list[StackResult]:
+    """The stacks run under the given matrix folders (one per shard), in the order of their
+    stacks file; a stack found twice is an error (two shards of different splits)."""
+    found: dict[str, tuple[int, StackResult]] = {}
+    for folder in folders:
+        if not folder.is_dir():
+            raise SetupError(f"no such matrix folder: {folder}")
+        for info_file in sorted(folder.glob(f"*/{STACK_FILE}")):
+            position, result = _read_result(info_file)
+            if result.stack.slug in found:
+                raise SetupError(f"{result.stack.name!r} is in two of the folders given")
+            found[result.stack.slug] = (position, result)
+    if not found:
+        raise SetupError(
+            "no stack results in the folders given (each stack folder has a "
+            f"{STACK_FILE}); run `netconform matrix STACKS --shard K/N --out DIR`"
+        )
+    return [result for _, result in sorted(found.values(), key=lambda pair: pair[0])]
+
+
+def _read_result(info_file: Path) -> tuple[int, StackResult]:
+    try:
+        info = json.loads(info_file.read_text())
+        result = StackResult(Stack(str(info["name"]), str(info["cmd"])))
+        result.note, result.seconds = str(info["note"]), float(info["seconds"])
+        verdicts_file = info_file.parent / "verdicts.json"
+        if verdicts_file.exists():
+            result.tests = list(verdicts.read(verdicts_file).values())
+        return int(info["position"]), result
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SetupError(f"{info_file} is not a stack's result: {exc}") from None
+
+
+def merge(folders: list[Path], out: Path) -> list[StackResult]:
+    """The shards' stack folders under ``out`` (copied unless they are there already), and
+    one Allure report over all their results (Allure merges result folders as they are)."""
+    results = read_results(folders)
+    out.mkdir(parents=True, exist_ok=True)
+    combined = out / "allure-results"
+    shutil.rmtree(combined, ignore_errors=True)
+    combined.mkdir()
+    for folder in folders:
+        for stack_folder in sorted(p.parent for p in folder.glob(f"*/{STACK_FILE}")):
+            target = out / stack_folder.name
+            if stack_folder.resolve() != target.resolve():
+                shutil.copytree(stack_folder, target, dirs_exist_ok=True)
+            for result_file in (stack_folder / "allure-results").glob("*"):
+                if result_file.name != "environment.properties":  # each stack's own
+                    shutil.copy2(result_file, combined / result_file.name)
+    return results
+
+
+def build_combined_report(out: Path) -> Path | None:
+    """One Allure report of every stack (``out``/allure-report), from ``merge``."""
+    from harness.report.allure_report import build_html
+
+    if not any((out / "allure-results").glob("*-result.json")):
+        return None
+    return build_html(out / "allure-results", out / "allure-report", name="netconform matrix")
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

@@ -12,15 +12,16 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness import protocols
-from harness.core import catalogue
+from harness.core import catalogue, schedule
 from harness.core import config as run_config
+from harness.core.bedpool import BedPool
 from harness.core.case import CASES_KEY, EvidenceSource, raise_if_void
 from harness.core.cgroups import Limits
 from harness.core.errors import ConformanceFailure, NotObserved, SetupError, Unsupported
@@ -45,6 +46,13 @@ from harness.stress import Stress, runs_of
 VERDICT_LOG, GATE, STRESS = "netconform_verdict_log", "netconform_gate", "netconform_stress"
 LONG = "netconform_long"
 INFO_KEY, WARNING_KEY = "netconform_info", "netconform_warning"
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto``: workers for tests that mostly wait (harness.core.schedule), unless
+    PYTEST_XDIST_AUTO_NUM_WORKERS says otherwise."""
+    return None if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS") else schedule.auto_workers()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -192,6 +200,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(Gate(config, log), GATE)
     config.pluginmanager.register(Stress(config, log), STRESS)
     config.pluginmanager.register(LongScenarios(config), LONG)
+    config.pluginmanager.register(schedule.ParallelRun(config), "netconform-schedule")
     if config.getoption("repeat") < 1:
         run_config.usage_error("--repeat must be at least 1")
     _limits_checked(config)
@@ -258,6 +267,16 @@ def netconform_run(request: pytest.FixtureRequest) -> int:
 @pytest.fixture(scope="session")
 def tolerance(pytestconfig: pytest.Config) -> Tolerance:
     return run_config.tolerance(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def bed_pool() -> Iterator[BedPool]:
+    """Every bed of the session, one per target, closed at its end (harness.core.bedpool)."""
+    pool = BedPool()
+    try:
+        yield pool
+    finally:
+        pool.close()
 
 
 # -- labels, evidence and verdicts -----------------------------------------------------------

@@ -16,11 +16,13 @@ import pytest
 
 from harness.core import config as run_config
 from harness.core import registry
+from harness.core.bedpool import BedPool
 from harness.core.case import for_the_test, register_case
 from harness.core.cgroups import Limits
 from harness.core.doctor import require_runtime
 from harness.core.errors import SetupError
 from harness.core.registry import DHCP_CLIENT, DHCP_SERVER
+from harness.core.schedule import in_parallel_run
 from harness.dhcp.case import ClientCase, DhcpClientBed, DhcpServerBed, ServerCase
 from harness.dhcp.recorded import Recorder, RecordingView
 
@@ -88,7 +90,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         ("dhcp_client_bed", clients(metafunc.config)),
     ):
         if fixture in metafunc.fixturenames:
-            metafunc.parametrize(fixture, names, indirect=True, scope="session", ids=names)
+            metafunc.parametrize(fixture, names, indirect=True, ids=names)
     if "recorded_client" in metafunc.fixturenames:
         names = clients(metafunc.config)
         metafunc.parametrize("recorded_client", names, ids=names)
@@ -162,25 +164,26 @@ def _checked(kind: registry.TargetKind) -> None:
         pytest.fail(f"ERROR: {exc}", pytrace=False)
 
 
-def _session_bed(
-    request: pytest.FixtureRequest, role: str, make: Callable[[str, Limits], B]
-) -> Iterator[B]:
-    _checked(registry.kind(role, request.param))
-    bed = make(request.param, run_config.limits(request.config))
-    try:
-        yield bed
-    finally:
-        bed.close()
+def _pooled_bed(
+    request: pytest.FixtureRequest, pool: BedPool, role: str, make: Callable[[str, Limits], B]
+) -> B:
+    """The session's bed for the test's server or client (harness.core.bedpool)."""
+
+    def made() -> B:
+        _checked(registry.kind(role, request.param))
+        return make(request.param, run_config.limits(request.config))
+
+    return pool.get((role, request.param), made)
 
 
-@pytest.fixture(scope="session")
-def dhcp_server_bed(request: pytest.FixtureRequest) -> Iterator[DhcpServerBed]:
-    yield from _session_bed(request, DHCP_SERVER, DhcpServerBed)
+@pytest.fixture
+def dhcp_server_bed(request: pytest.FixtureRequest, bed_pool: BedPool) -> DhcpServerBed:
+    return _pooled_bed(request, bed_pool, DHCP_SERVER, DhcpServerBed)
 
 
-@pytest.fixture(scope="session")
-def dhcp_client_bed(request: pytest.FixtureRequest) -> Iterator[DhcpClientBed]:
-    yield from _session_bed(request, DHCP_CLIENT, DhcpClientBed)
+@pytest.fixture
+def dhcp_client_bed(request: pytest.FixtureRequest, bed_pool: BedPool) -> DhcpClientBed:
+    return _pooled_bed(request, bed_pool, DHCP_CLIENT, DhcpClientBed)
 
 
 @pytest.fixture
@@ -195,9 +198,13 @@ def dhcp_server(
 
 @pytest.fixture
 def dhcp_client(
-    request: pytest.FixtureRequest, dhcp_client_bed: DhcpClientBed, dhcp_recorder: Recorder
+    request: pytest.FixtureRequest, dhcp_client_bed: DhcpClientBed
 ) -> Iterator[ClientCase]:
     """One test against a DHCP client target: ``case.start()`` starts the client;
     ``case.server`` answers it."""
+    if not in_parallel_run(request.config):
+        # A serial run starts the recordings here, to wait beside the other client tests; a
+        # parallel one gives them a worker of their own (harness.core.schedule).
+        request.getfixturevalue("dhcp_recorder")
     tolerance = run_config.tolerance(request.config)
     yield from for_the_test(request, ClientCase(dhcp_client_bed, tolerance))

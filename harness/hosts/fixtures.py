@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from harness.core import config as run_config
+from harness.core.bedpool import BedPool
 from harness.core.doctor import require_runtime
 from harness.core.errors import SetupError
 from harness.core.impair import A_TO_B, Impairment
@@ -152,31 +152,30 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if bed in metafunc.fixturenames:
             targets = _targets(metafunc.config)
             ids = target_names(targets)
-            metafunc.parametrize(bed, targets, indirect=True, scope="session", ids=ids)
+            metafunc.parametrize(bed, targets, indirect=True, ids=ids)
 
 
-@pytest.fixture(scope="session")
-def target(request: pytest.FixtureRequest) -> Iterator[TestBed]:
-    """The target named by the test's parameter, started on a topology of its own."""
-    yield from _bed(request)
+@pytest.fixture
+def target(request: pytest.FixtureRequest, bed_pool: BedPool) -> TestBed:
+    """The target named by the test's parameter, started on a topology of its own (one
+    per session: harness.core.bedpool)."""
+    return bed_pool.get(("target", request.param), lambda: _bed(request))
 
 
 # A fifth of the tester's ACKs lost on the way to the target (never a connection's first).
 LOSSY_LINK = {A_TO_B: Impairment(ack_loss=0.2)}
 
 
-@pytest.fixture(scope="session")
-def lossy_target(request: pytest.FixtureRequest) -> Iterator[TestBed]:
+@pytest.fixture
+def lossy_target(request: pytest.FixtureRequest, bed_pool: BedPool) -> TestBed:
     """The target again, on a topology of its own with the impairment relay between it and
     the tester, losing the tester's ACKs (LOSSY_LINK)."""
-    yield from _bed(request, relay=LOSSY_LINK)
+    return bed_pool.get(("lossy_target", request.param), lambda: _bed(request, LOSSY_LINK))
 
 
-def _bed(
-    request: pytest.FixtureRequest, relay: dict[str, Impairment] | None = None
-) -> Iterator[TestBed]:
+def _bed(request: pytest.FixtureRequest, relay: dict[str, Impairment] | None = None) -> TestBed:
     require_runtime()
-    bed = TestBed(
+    return TestBed(
         request.param,
         profile=request.config.getoption("profile"),
         relay=relay,
@@ -184,7 +183,3 @@ def _bed(
         start_timeout=request.config.getoption("start_timeout"),
         limits=run_config.limits(request.config),
     )
-    try:
-        yield bed
-    finally:
-        bed.close()
