@@ -121,3 +121,68 @@ def test_outputs_hold_every_stack_requirement_and_a_page_per_stack(tmp_path):
     page = (tmp_path / "index.html").read_text()
     assert 'title="a: late"' in page and 'href="bad/index.html"' in page
     assert "good: 100%" in (tmp_path / "good" / "index.html").read_text()
+
+
+# -- shards and merging -------------------------------------------------------------------------
+
+
+def _stacks(n):
+    return [Stack(f"s{i}", f"cmd{i} {{tap}}") for i in range(n)]
+
+
+def test_shards_take_every_nth_stack_and_together_take_each_once():
+    from harness.matrix import shard_of
+
+    stacks = _stacks(7)
+    shares = [shard_of(stacks, (k, 3)) for k in (1, 2, 3)]
+    assert [s.name for s in shares[0]] == ["s0", "s3", "s6"]
+    assert sorted(s.name for share in shares for s in share) == sorted(s.name for s in stacks)
+    assert shard_of(stacks, (1, 1)) == stacks
+
+
+def _fake_run(folder, stack, position, verdict):
+    """What _run_stack leaves for a stack: its verdicts, its stack.json, an Allure result."""
+    from harness.core import verdicts
+    from harness.matrix import _write_stack_file
+
+    result = StackResult(stack, [TestVerdict(f"t.py::test_a[{stack.slug}]", verdict, "", "R1")])
+    result.seconds = 1.0 + position
+    sub = folder / stack.slug
+    (sub / "allure-results").mkdir(parents=True)
+    (sub / "allure-results" / f"{stack.slug}-result.json").write_text("{}")
+    log = verdicts.VerdictLog()
+    log.verdicts = {v.nodeid: v for v in result.tests}
+    log.write(sub / "verdicts.json")
+    _write_stack_file(sub, result, position)
+    return result
+
+
+def test_merged_shards_give_the_matrix_of_one_run_in_the_stacks_file_order(tmp_path):
+    from harness.matrix import matrix_data, merge
+
+    stacks = _stacks(5)
+    direct = []
+    for position, stack in enumerate(stacks):
+        shard = tmp_path / f"shard-{position % 2}"  # two shards, interleaved
+        direct.append(_fake_run(shard, stack, position, "PASS" if position % 3 else "FAIL"))
+    merged = merge([tmp_path / "shard-1", tmp_path / "shard-0"], tmp_path / "out")
+    assert [r.stack.name for r in merged] == [s.name for s in stacks]
+    assert matrix_data(merged) == matrix_data(direct)
+    copied = sorted(p.name for p in (tmp_path / "out" / "allure-results").iterdir())
+    assert copied == sorted(f"{s.slug}-result.json" for s in stacks)
+    assert all((tmp_path / "out" / s.slug / "verdicts.json").exists() for s in stacks)
+
+
+def test_merging_the_same_stack_twice_or_nothing_is_a_clear_error(tmp_path):
+    from harness.matrix import merge
+
+    stack = _stacks(1)[0]
+    _fake_run(tmp_path / "a", stack, 0, "PASS")
+    _fake_run(tmp_path / "b", stack, 0, "PASS")
+    with pytest.raises(SetupError, match="in two of the folders"):
+        merge([tmp_path / "a", tmp_path / "b"], tmp_path / "out")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SetupError, match="no stack results"):
+        merge([tmp_path / "empty"], tmp_path / "out")
+    with pytest.raises(SetupError, match="no such matrix folder"):
+        merge([tmp_path / "missing"], tmp_path / "out")
