@@ -13,6 +13,7 @@ counted in ``host.drops``.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import ipaddress
 import struct
@@ -203,7 +204,7 @@ class Host:
 
     def next_hop(self, dst: str) -> str:
         """RFC 1122 3.3.1.1: on-link if inside our prefix, else via the gateway."""
-        if ipaddress.ip_address(dst) in self.network or self.config.gateway is None:
+        if self.config.gateway is None or _in_network(dst, self.network):
             return dst
         return self.config.gateway
 
@@ -288,14 +289,7 @@ class Host:
         """RFC 1122 3.2.1.3: no host sends from a broadcast, multicast, class E, zero or
         loopback address; TCP ignores such segments (RFC 9293 MUST-63). Checked for TCP
         only: a DHCP client rightly sends from 0.0.0.0."""
-        address = ipaddress.ip_address(src)
-        return (
-            address.is_multicast
-            or address.is_reserved  # class E, and 255.255.255.255 with it
-            or address.is_unspecified
-            or address.is_loopback
-            or address == self.network.broadcast_address
-        )
+        return _never_a_source(src) or src == str(self.network.broadcast_address)
 
     def _on_tcp(self, packet: IPv4, now: int) -> None:
         if self._invalid_source(packet.src):
@@ -492,3 +486,24 @@ def icmp_error_kind(message: Icmp) -> str:
     if message.type == DEST_UNREACHABLE and message.code == FRAGMENTATION_NEEDED:
         return "mtu"
     return "soft"
+
+
+# Parsing an address string costs more than the rest of a segment's IP handling: the answers
+# per address are cached (a host talks to few addresses; the caches are bounded anyway).
+
+
+@functools.lru_cache(maxsize=4096)
+def _in_network(address: str, network: ipaddress.IPv4Network) -> bool:
+    return ipaddress.ip_address(address) in network
+
+
+@functools.lru_cache(maxsize=4096)
+def _never_a_source(src: str) -> bool:
+    """Multicast, class E (and 255.255.255.255 with it), zero or loopback (RFC 1122 3.2.1.3)."""
+    address = ipaddress.ip_address(src)
+    return (
+        address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+        or (address.is_loopback)
+    )
