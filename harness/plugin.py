@@ -40,7 +40,7 @@ from harness.core.verdicts import (
 )
 from harness.gate import Gate
 from harness.long import LongScenarios
-from harness.report import allure_report
+from harness.report import allure_report, decodes
 from harness.stress import Stress, runs_of
 
 VERDICT_LOG, GATE, STRESS = "netconform_verdict_log", "netconform_gate", "netconform_stress"
@@ -438,9 +438,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Generator[None, A
 # -- the end of the run ----------------------------------------------------------------------
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    results = session.config.getoption("allure_report_dir", None)
+    if results:
+        allure_report.start_decodes(Path(results))
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Verdicts, Allure categories and the run's environment, beside the results
-    (controller only)."""
+    """The last tshark decodes; verdicts, Allure categories and the run's environment, beside
+    the results (controller only)."""
+    decodes.stop()
     controller = not hasattr(session.config, "workerinput")
     verdicts = session.config.getoption("verdicts")
     log = session.config.pluginmanager.get_plugin(VERDICT_LOG)

@@ -145,6 +145,10 @@ def test_run_builds_the_html_report(tmp_path):
     assert summary["stats"] == {"total": 2, "passed": 2}  # one test, two built-in targets
     assert (tmp_path / "reports" / "junit.xml").exists()
     assert list((tmp_path / "reports" / "pcaps").glob("*.pcap"))
+    # each test's tshark decode, made in the background, replaced its placeholder
+    texts = [p.read_text() for p in (tmp_path / "reports" / "allure-results").glob("*.txt")]
+    assert sum("Frame 1:" in text for text in texts) == 2
+    assert not [text for text in texts if text.startswith("(the tshark decode of")]
 
 
 @pytest.mark.needs_root

@@ -18,6 +18,7 @@ from harness.core.doctor import ALLURE_BIN, REPORT_TOOL_DIR
 from harness.core.errors import SetupError
 from harness.core.link import Frame, write_pcap
 from harness.core.requirements import SEVERITY, Requirement
+from harness.report import decodes
 from harness.report.packets import packet_list
 
 # One self-contained index.html, so that the report opens straight from disk (file://).
@@ -75,6 +76,10 @@ def attach_evidence(
 def _attach_pcap(pcap: Path, frames: Sequence[Frame]) -> None:
     write_pcap(pcap, frames)
     allure.attach.file(str(pcap), name="capture.pcap", extension="pcap")
+    if decodes.ACTIVE is not None and shutil.which("tshark") is not None:
+        # written in the background over this placeholder (harness.report.decodes)
+        attach_text("decode (tshark)", decodes.PLACEHOLDER.format(pcap=pcap))
+        return
     decode = tshark_decode(pcap)
     if decode:
         attach_text("decode (tshark)", decode)
@@ -83,6 +88,11 @@ def _attach_pcap(pcap: Path, frames: Sequence[Frame]) -> None:
 TSHARK_FRAMES = 300  # the first frames of a capture get Wireshark's full decode
 TSHARK_CHARS = 400_000
 TSHARK_TIMEOUT_S = 30
+
+
+def start_decodes(results_dir: Path) -> None:
+    """tshark decodes from now on in the background, into ``results_dir``."""
+    decodes.start(results_dir, TSHARK_FRAMES, TSHARK_CHARS, TSHARK_TIMEOUT_S)
 
 
 def tshark_decode(pcap: Path) -> str | None:
