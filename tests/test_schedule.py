@@ -35,6 +35,7 @@ CLOSED: list[str] = []
 class FakeBed:
     def __init__(self, name):
         self.name = name
+        self.retired = ""
 
     def close(self):
         CLOSED.append(self.name)
@@ -59,6 +60,16 @@ def test_the_pool_makes_a_bed_once_remembers_a_failure_and_closes_the_last_first
     CLOSED.clear()
     pool.close()
     assert CLOSED == ["b", "a"]
+
+
+def test_a_retired_bed_is_closed_and_the_next_test_gets_a_new_one():
+    pool = BedPool()
+    first = pool.get("linux", lambda: FakeBed("first"))
+    first.retired = "it learnt a path MTU"
+    CLOSED.clear()
+    second = pool.get("linux", lambda: FakeBed("second"))
+    assert second is not first and CLOSED == ["first"]
+    assert pool.get("linux", lambda: FakeBed("third")) is second
 
 
 class FakeConfig:

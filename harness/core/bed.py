@@ -42,6 +42,9 @@ class Bed:
         self.topology = topology or kind.topology.create()
         self.restarts = 0
         self.needs_restart = False  # set by a case that left the target unusable
+        # Set by a test that leaves state in the target's host beyond its connections (a
+        # path MTU it learnt): the pool closes this bed and makes a new one for the next test.
+        self.retired = ""
         try:
             kind.check_installed()
             self.target: Any = kind.factory(self.topology, settings)

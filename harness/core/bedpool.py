@@ -4,7 +4,9 @@ target and closed at the end of the session, whatever order the tests come in.
 pytest would close a session-scoped, parametrized bed whenever the next test wants another
 target, and make it again later: harmless in file order, but a parallel run hands each worker
 tests of every target in turn (longest first), and a bed costs namespaces and a target start.
-A bed that could not be made is remembered too: every test of that target gets the same
+A test that leaves state in the target's host that later tests would see (a learnt path MTU)
+retires its bed; the next test of that target gets a new one. A bed that could not be made is
+remembered too: every test of that target gets the same
 error at once instead of waiting for its own failed start.
 """
 
@@ -29,6 +31,11 @@ class BedPool:
         """The bed for ``key``, made by ``make`` the first time."""
         if key in self._failures:
             raise self._failures[key]
+        retired = self._beds.get(key)
+        if retired is not None and retired.retired:
+            del self._beds[key]
+            with contextlib.suppress(HarnessError, OSError):
+                retired.close()
         if key not in self._beds:
             try:
                 self._beds[key] = make()

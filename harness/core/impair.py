@@ -15,12 +15,14 @@ from __future__ import annotations
 import argparse
 import heapq
 import json
+import os
 import random
 import select
 import socket
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import IO
 
 from harness.core.errors import HarnessError
@@ -248,6 +250,9 @@ def rules_to_json(rules: dict[str, Impairment]) -> str:
     return json.dumps({d: asdict(r) for d, r in rules.items()})
 
 
+RELAY_START_S = 20.0
+
+
 class RelayProcess:
     """The relay, started in the relay namespace of a topology, stopped by PID."""
 
@@ -273,9 +278,19 @@ class RelayProcess:
         ]
         self.log_path = log_path
         self.process = NamespaceProcess(relay_netns, argv)
-        time.sleep(0.2)  # the sockets are bound before the first frame needs them
-        if self.process.popen.poll() is not None:
-            raise HarnessError(f"the impairment relay exited: {self.process.stderr_text()}")
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        """Until the relay's sockets are bound: a frame sent before would be lost (on a
+        busy machine its start takes well over the 0.2 s it takes on an idle one)."""
+        deadline = time.monotonic() + RELAY_START_S
+        while not os.path.exists(ready_file(self.log_path)):
+            if self.process.popen.poll() is not None:
+                raise HarnessError(f"the impairment relay exited: {self.process.stderr_text()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise HarnessError(f"the impairment relay did not start in {RELAY_START_S:g} s")
+            time.sleep(0.02)
 
     def log_lines(self) -> list[str]:
         try:
@@ -291,7 +306,14 @@ class RelayProcess:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     log = open(args.log, "a") if args.log else None  # noqa: SIM115  (open for the process' life)
-    Relay(args.a, args.b, Impairer(args.seed, rules_from_json(args.rules)), log).run()
+    relay = Relay(args.a, args.b, Impairer(args.seed, rules_from_json(args.rules)), log)
+    if args.log:
+        Path(ready_file(args.log)).touch()  # the sockets are bound: frames are relayed now
+    relay.run()
+
+
+def ready_file(log_path: str) -> str:
+    return f"{log_path}.ready"
 
 
 if __name__ == "__main__":

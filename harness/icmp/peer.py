@@ -10,7 +10,7 @@ from harness.core.link import Frame, Link
 from reference_impl.wire.errors import WireError
 from reference_impl.wire.ethernet import ETH_P_IP, Ethernet
 from reference_impl.wire.icmp import Icmp
-from reference_impl.wire.ipv4 import PROTO_ICMP, IPv4
+from reference_impl.wire.ipv4 import FLAG_MF, PROTO_ICMP, IPv4
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class IcmpPeer:
     target_ip: str
     exchanged: list[Message] = field(default_factory=list)
     scale: float = 1.0  # --timing-scale
+    _fragments: dict[int, dict[int, tuple[bytes, bool]]] = field(default_factory=dict)
 
     def send(self, message: Icmp, *, corrupt_checksum: bool = False) -> None:
         """Send ``message`` to the target; with ``corrupt_checksum`` its checksum is wrong."""
@@ -68,10 +69,32 @@ class IcmpPeer:
         ip = decoded.ip
         if ip is None or ip.proto != PROTO_ICMP or ip.src != self.target_ip:
             return None
+        payload = self._reassembled(ip)
+        if payload is None:
+            return None
         try:
-            return Message(frame.ts_ns, False, ip.src, ip.dst, Icmp.parse(ip.payload))
+            return Message(frame.ts_ns, False, ip.src, ip.dst, Icmp.parse(payload))
         except WireError:
             return None
+
+    def _reassembled(self, ip: IPv4) -> bytes | None:
+        """The whole ICMP message: a fragmented one (a host that learnt a smaller path MTU
+        may fragment its replies, RFC 1191) once its last fragment is in, else None. The
+        checksum covers the whole message, so a fragment alone cannot be judged."""
+        if not ip.flags & FLAG_MF and not ip.frag_offset:
+            return ip.payload
+        parts = self._fragments.setdefault(ip.ident, {})
+        parts[ip.frag_offset * 8] = (ip.payload, bool(ip.flags & FLAG_MF))
+        data, more = b"", True
+        for offset in sorted(parts):
+            if offset != len(data):
+                return None  # a gap: a fragment is still to come (or was lost)
+            payload, more = parts[offset]
+            data += payload
+        if more:
+            return None  # the last fragment is still to come
+        del self._fragments[ip.ident]
+        return data
 
     def transcript(self) -> list[str]:
         return [m.describe() for m in self.exchanged]
