@@ -112,10 +112,7 @@ def tshark_decode(pcap: Path) -> str | None:
         return f"(tshark did not finish within {TSHARK_TIMEOUT_S} s)"
     if result.returncode != 0:
         return None
-    text = result.stdout[:TSHARK_CHARS]
-    if len(result.stdout) > TSHARK_CHARS:
-        text += f"\n... cut at {TSHARK_CHARS} characters"
-    return text + f"\n(the first {TSHARK_FRAMES} frames at most; capture.pcap has them all)\n"
+    return decodes.readable(result.stdout, TSHARK_FRAMES, TSHARK_CHARS)
 
 
 def attach_svg(name: str, svg: str) -> None:

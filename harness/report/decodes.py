@@ -21,9 +21,16 @@ from typing import IO, Any
 
 import allure_commons
 
-PLACEHOLDER = "(the tshark decode of {pcap} was not written: the run ended before it)\n"
-MARK = "(the tshark decode of "
+MARK, AFTER = "(the tshark decode of ", " was not written: the run ended before it)\n"
+PLACEHOLDER = MARK + "{pcap}" + AFTER
 MAX_RUNNING = 2  # tshark processes at once per worker
+
+
+def readable(text: str, frames: int, chars: int) -> str:
+    """tshark's decode as attached: at most ``chars`` characters, and what it leaves out."""
+    if len(text) > chars:
+        text = text[:chars] + f"\n... cut at {chars} characters"
+    return text + f"\n(the first {frames} frames at most; capture.pcap has them all)\n"
 
 
 @dataclass
@@ -51,7 +58,7 @@ class DecodePool:
     @allure_commons.hookimpl
     def report_attached_data(self, body: Any, file_name: str) -> None:
         if isinstance(body, str) and body.startswith(MARK):
-            pcap = body[len(MARK) :].split(" was not written", 1)[0]
+            pcap = body.removeprefix(MARK).removesuffix(AFTER)
             self.submit(Path(pcap), self.results_dir / file_name)
 
     def submit(self, pcap: Path, attachment: Path) -> None:
@@ -94,10 +101,7 @@ class DecodePool:
         if code != 0:
             self._write(decode.attachment, f"(tshark could not decode the capture: exit {code})\n")
             return
-        if len(text) > self.chars:
-            text = text[: self.chars] + f"\n... cut at {self.chars} characters"
-        note = f"\n(the first {self.frames} frames at most; capture.pcap has them all)\n"
-        self._write(decode.attachment, text + note)
+        self._write(decode.attachment, readable(text, self.frames, self.chars))
 
     @staticmethod
     def _write(path: Path, text: str) -> None:
