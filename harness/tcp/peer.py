@@ -55,6 +55,10 @@ class MalformedFrame(ConformanceFailure):
         )
 
 
+def _pure_ack(seg: TcpSegment) -> bool:
+    return not seg.payload and not seg.flags & ~ACK
+
+
 class ExpectationTimeout(ConformanceFailure):
     """Nothing that matched came before the deadline (as opposed to a wrong segment)."""
 
@@ -525,21 +529,17 @@ class TcpPeer:
         timing: str,
         exc: ExpectationTimeout,
     ) -> Observation:
-        """A predicted pure ACK that came late: under the rfc profile a failure saying by how
-        much; under another profile INFO if the RFCs' bound was met."""
+        """A predicted segment that came late. A pure ACK within the MUST-40 bound: INFO, under
+        every profile (the RFCs let any ACK wait that long; a check that an ACK comes at once,
+        where RFC 5681 asks for it, times it itself). Any other segment the reference sends at
+        once: INFO, if it came within the harness's patience."""
         assert self.oracle is not None
+        if prediction.delay_s == 0 and not _pure_ack(prediction.segment):
+            return self._late_answer(checks, skip_others, what, timing)
         late = self._late_ack(prediction, checks, skip_others)
         if late is None:
             raise exc
-        within = self.tolerance.widen(prediction.delay_s)
-        if self.oracle.base.name == "rfc":
-            # The RFCs' own expectation was missed: say by how much, measured up to
-            # the MUST-40 bound rather than cut off at the expected time.
-            raise ConformanceFailure(
-                f"{what}: it came after {late.delay_s * 1000:.1f} ms, not {timing} "
-                f"(allowed up to {within * 1000:.0f} ms); the MUST-40 bound of "
-                f"{DELAYED_ACK.seconds * 1000:.0f} ms was met"
-            ) from None
+        self._drop_missing_note()
         self.info.append(
             f"{what}: the {self.oracle.base.name} profile expected it {timing}; it came after "
             f"{late.delay_s * 1000:.1f} ms, which the RFCs allow (a delayed ACK, under "
@@ -547,13 +547,45 @@ class TcpPeer:
         )
         return late
 
+    def _late_answer(
+        self,
+        checks: dict[str, Any],
+        skip_others: bool,
+        what: str,
+        timing: str,
+    ) -> Observation:
+        """A SYN-ACK, data, FIN or RST that the reference sends at once but the target did
+        not send within the tolerance: no RFC times it (a stack on a busy machine, or one
+        written in a slow language, answers later and is still right about everything the
+        test checks), so listen on for the harness's patience (PROMPT_S) and note the delay;
+        nothing by then fails as before, naming what came instead."""
+        seen = self.expect(
+            **checks,
+            within=PROMPT_S,
+            skip_others=skip_others,
+            what=f"{what} (the reference sends it {timing}; waited up to {PROMPT_S * 1000:.0f} ms)",
+        )
+        self._drop_missing_note()
+        self.info.append(
+            f"{what}: the reference sends it {timing}; it came after "
+            f"{seen.delay_s * 1000:.1f} ms (no RFC bounds how soon)"
+        )
+        return seen
+
+    def _drop_missing_note(self) -> None:
+        """The report marks a segment as missing where it was awaited; one that came late
+        after all is not."""
+        for i in range(len(self.notes) - 1, -1, -1):
+            if self.notes[i].kind == "missing":
+                del self.notes[i]
+                return
+
     def _late_ack(
         self, prediction: Prediction, checks: dict[str, Any], skip_others: bool
     ) -> Observation | None:
         """A pure ACK that missed its predicted time: keep listening up to the RFC's bound
         (MUST-40), so that the report gives the real delay. None if it never came."""
-        seg = prediction.segment
-        if seg.payload or seg.flags & ~ACK or not checks:
+        if not checks:
             return None
         try:
             return self.expect(

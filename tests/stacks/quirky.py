@@ -21,6 +21,7 @@ allowed by the RFCs, some are not):
   rst-anywhere        an RST is taken whatever its sequence number (no window check)
   stray-unanswered    data outside the receive window is dropped without the ACK it should draw
   malformed=KIND      every TCP frame leaves broken as tests/stacks/malform.py says
+  slow=MS             every frame leaves MS milliseconds late (a stack on a busy machine)
   flood               broadcasts junk frames as fast as the TAP device takes them
   leak=MB             holds MB more megabytes of memory every second
 """
@@ -87,6 +88,7 @@ class QuirkyStack(refstack.RefStack):
         self.coalescing: dict[Any, tuple[bytearray, int]] = {}
         self.tail: dict[tuple[int, int], tuple[bytes, int, int]] = {}  # frame, end, due
         self.hoard: list[bytes] = []  # the leak
+        self.late: list[tuple[int, bytes]] = []  # frames held back (slow), with when they go
         self.next_leak = 0
 
     # -- the wire ------------------------------------------------------------------------
@@ -102,6 +104,10 @@ class QuirkyStack(refstack.RefStack):
             out = [malform(f, self.quirks["malformed"]) if tcp_of(f) else f for f in out]
         if "odd-checksum" in self.quirks:
             out = [_odd_checksum_broken(f) if tcp_of(f) else f for f in out]
+        if "slow" in self.quirks:
+            due = refstack.now_us() + int(float(self.quirks["slow"]) * MS)
+            self.late += [(due, frame) for frame in out]
+            return []
         return out
 
     def _out_segment(self, frame: bytes, eth: Ethernet, ip: IPv4, seg: TcpSegment) -> list[bytes]:
@@ -192,6 +198,8 @@ class QuirkyStack(refstack.RefStack):
         if "leak" in self.quirks and now >= self.next_leak:
             self.hoard.append(bytes(int(float(self.quirks["leak"]) * 1e6)) + b"x")
             self.next_leak = now + S
+        while self.late and now >= self.late[0][0]:
+            os.write(self.tap, self.late.pop(0)[1])
         for key, (frame, _end, due) in list(self.tail.items()):
             if now >= due:
                 del self.tail[key]
@@ -219,6 +227,7 @@ class QuirkyStack(refstack.RefStack):
         dues = [due for _f, _e, due in self.tail.values()] + [
             due for _d, due in self.coalescing.values()
         ]
+        dues += [due for due, _frame in self.late[:1]]
         return min(dues) if dues else None
 
     def op_send(self, r: dict[str, Any]) -> Any:
