@@ -185,6 +185,13 @@ OPTIONS: list[tuple[str, dict[str, Any]]] = [
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     run_config.add_options(parser, OPTIONS)
+    parser.addini(
+        schedule.DURATIONS_INI,
+        type="paths",
+        default=[],
+        help="more files of seconds per test id that order a parallel run longest first "
+        "(a project's own tests; the suites' are shipped)",
+    )
 
 
 # --strict is pytest's own option (strict markers, xfail, ...); netconform reads it too:

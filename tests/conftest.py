@@ -17,3 +17,9 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "needs_root: creates network namespaces")
+    if hasattr(config, "workerinput"):
+        # A run that a test starts inside a parallel run of these tests takes `auto` as one
+        # process (xdist's variable; -n/--workers given explicitly still count): the cores
+        # are already shared by this run's workers, and every nested worker would import
+        # everything and make beds of its own.
+        os.environ.setdefault("PYTEST_XDIST_AUTO_NUM_WORKERS", "0")

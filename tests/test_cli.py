@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.core import topology
+from tests.processes import descendants_seen, family_of, namespaces_of
 
 CLI = [sys.executable, "-m", "harness.cli"]
 REPO = Path(__file__).resolve().parent.parent
@@ -41,11 +42,11 @@ def test_unknown_target_is_one_line():
 
 @pytest.mark.needs_root
 def test_missing_system_dependency_is_one_line_and_leaves_no_namespace(tmp_path):
-    before = set(topology.our_namespaces())
     env = {**os.environ, "PATH": str(tmp_path)}  # neither ip nor ethtool on the PATH
-    result = run_cli("run", "--no-report", env=env)
+    with descendants_seen() as seen:
+        result = run_cli("run", "--no-report", env=env)
     assert_one_line_error(result, "missing system dependency: ip (Debian package iproute2)")
-    assert set(topology.our_namespaces()) == before
+    assert namespaces_of(seen) == []
 
 
 @pytest.mark.needs_root
@@ -85,30 +86,13 @@ def test_slow(tcp):
 """
 
 
-def family_of(pid: int) -> set[int]:
-    """A process and all its descendants, from /proc."""
-    parents = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(stat.parent.name)] = int(fields[1])
-    family, grew = {pid}, True
-    while grew:
-        more = {child for child, parent in parents.items() if parent in family} - family
-        family |= more
-        grew = bool(more)
-    return family
-
-
 @pytest.mark.needs_root
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_interrupted_run_removes_its_namespaces_and_processes(tmp_path, sig):
     suite = tmp_path / "test_slow.py"
     suite.write_text(SLOW_SUITE)
     proc = subprocess.Popen(
-        [*CLI, "run", "--no-report", "--suite", str(suite)],
+        [*CLI, "run", "--no-report", "--workers", "2", "--suite", str(suite)],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

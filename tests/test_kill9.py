@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.core import cgroups, topology
+from harness.core import cgroups, leftovers, topology
 
 pytestmark = pytest.mark.needs_root
 REPO = Path(__file__).resolve().parent.parent
@@ -51,6 +51,17 @@ def alive(pids):
     return running
 
 
+def wait_until_going(pid: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        # The target runs in its namespace and its cgroup (not a helper that sets a sysctl
+        # while the namespaces are being made).
+        if leftovers_of(pid)["cgroups"] and target_processes(pid):
+            return
+        time.sleep(0.2)
+    pytest.fail(f"the run never got going: {leftovers_of(pid)}")
+
+
 @pytest.mark.parametrize(
     "suite",
     [
@@ -61,28 +72,22 @@ def alive(pids):
 )
 def test_the_next_plain_pytest_removes_what_a_killed_one_left(suite):
     run = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *suite],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", *suite],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            left = leftovers_of(run.pid)
-            # The target runs in its namespace and its cgroup (not a helper that sets a
-            # sysctl while the namespaces are being made).
-            if left["cgroups"] and target_processes(run.pid):
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"the run never got going: {leftovers_of(run.pid)}")
+        wait_until_going(run.pid)
     finally:
-        os.kill(run.pid, signal.SIGKILL)  # the pytest process only, not its session
-        run.wait()
-    time.sleep(0.5)
-    before = leftovers_of(run.pid)
+        # Other sessions on this machine (a parallel run of these tests) remove a dead run's
+        # leftovers when they start; they wait while this one looks at what the kill left.
+        with leftovers.cleanup_held():
+            os.kill(run.pid, signal.SIGKILL)  # the pytest process only, not its session
+            run.wait()
+            time.sleep(0.5)
+            before = leftovers_of(run.pid)
     assert before["namespaces"] and before["cgroups"], f"kill -9 left too little: {before}"
     if "dhcp" in suite[0]:
         assert before["workdirs"], before

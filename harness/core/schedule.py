@@ -9,7 +9,8 @@ the recordings at once and judges them while the other workers do the rest.
 
 How long a test takes comes from the last run here (``reports/durations.json``, written at
 the end of every run) over the durations shipped beside this file (measured on a 2-core
-machine); a test neither knows is guessed from its other targets, else one second.
+machine) and any named by the ``netconform_durations`` ini option (a project's own tests);
+a test none of them knows is guessed from its other targets, else one second.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ LAST_DURATIONS = Path("reports/durations.json")
 DEFAULT_SECONDS = 1.0
 TOGETHER_MARK = "recorded"  # tests that judge one shared background recording
 PINS_KEY = "netconform_together"
+DURATIONS_INI = "netconform_durations"
 
 
 def auto_workers(cpus: int | None = None) -> int:
@@ -197,7 +199,8 @@ class ParallelRun:
         self, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
         if in_parallel_run(config):
-            longest_first(items, Durations.load())
+            files = [SHIPPED_DURATIONS, *config.getini(DURATIONS_INI), LAST_DURATIONS]
+            longest_first(items, Durations.load(files))
             write_together(config, items)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
