@@ -260,15 +260,31 @@ class ClientsPeer(DhcpLink):
         giaddr: str = ZERO,
         within: float = 5.0,
         what: str = "reply to DHCPDISCOVER",
+        attempts: int = 1,
         **options: Any,
     ) -> DhcpPacket:
-        """A DISCOVER (new xid) and the server's OFFER to it, kept as ``client.offer``."""
+        """A DISCOVER (new xid) and the server's OFFER to it, kept as ``client.offer``. With
+        ``attempts`` the DISCOVER is sent again, as a client retransmits it (RFC 2131 4.1),
+        each time waited for ``within`` seconds (a server that has just started may miss the
+        first)."""
         message = self.message(
             client, DISCOVER, requested=requested, broadcast=broadcast, giaddr=giaddr, **options
         )
+        for _ in range(attempts - 1):
+            self.send_from(client, message)
+            packet = self.receive_reply(client, within)
+            if packet is not None:
+                client.offer = self._offer(packet, what)
+                return client.offer
         self.send_from(client, message)
         client.offer = self.expect_reply(client, ("DHCPOFFER",), within, what)
         return client.offer
+
+    def _offer(self, packet: DhcpPacket, what: str) -> DhcpPacket:
+        self.server_mac = packet.eth_src
+        if packet.kind != "DHCPOFFER":
+            raise self.failure(f"{what}: expected DHCPOFFER, got {packet.kind}")
+        return packet
 
     def lease(
         self, client: FakeClient, within: float = 5.0, *, requested: str | None = None

@@ -502,7 +502,7 @@ def test_leases_survive_a_killed_and_restarted_server(dhcp_server: ServerCase) -
     dhcp_server.restart_after_kill()
     newcomer = clients.new_client()
     with dhcp_server.precondition("an OFFER from the restarted server"):
-        offer = clients.discover(newcomer, requested=address, within=10.0)
+        offer = clients.discover(newcomer, requested=address, within=4.0, attempts=3)
     if offer.message.yiaddr == address:
         raise clients.failure(f"after the restart {address}, leased before, went to another client")
     clients.send_from(client, clients.message(client, REQUEST, ciaddr=address), unicast=True)
