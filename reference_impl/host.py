@@ -39,7 +39,15 @@ from reference_impl.wire.icmp import (
     echo_reply_to,
     next_hop_mtu,
 )
-from reference_impl.wire.ipv4 import FLAG_MF, PROTO_ICMP, PROTO_TCP, PROTO_UDP, IPv4
+from reference_impl.wire.ipv4 import (
+    FLAG_MF,
+    PROTO_ICMP,
+    PROTO_TCP,
+    PROTO_UDP,
+    IPv4,
+    ip_to_bytes,
+    packet_bytes,
+)
 from reference_impl.wire.tcp import SYN, TcpSegment
 from reference_impl.wire.udp import Udp, udp_checksum_ok
 
@@ -97,6 +105,12 @@ class Host:
         self.now = 0  # the latest time any entry point was given
         self._next_ephemeral = 49152
         self._out: list[bytes] = []
+        # The send path's constant parts, made once: our address as bytes, the Ethernet
+        # header for each neighbour, the addresses a datagram to us may carry.
+        self._ip_bytes = ip_to_bytes(config.ip)
+        self._ethernet_headers: dict[str, bytes] = {}
+        self._broadcast = str(self.network.broadcast_address)
+        self._our_destinations = (config.ip, self._broadcast, "255.255.255.255")
 
     # -- the wire ------------------------------------------------------------------------
 
@@ -219,11 +233,7 @@ class Host:
         if not packet.header_checksum_ok:
             self.drops["ipv4 checksum"] += 1
             return
-        if packet.dst not in (
-            self.config.ip,
-            str(self.network.broadcast_address),
-            "255.255.255.255",
-        ):
+        if packet.dst not in self._our_destinations:
             self.drops["not our address"] += 1
             return
         if packet.flags & FLAG_MF or packet.frag_offset:
@@ -238,11 +248,14 @@ class Host:
 
     def _send_ip(self, dst: str, proto: int, payload: bytes, *, ttl: int = DEFAULT_TTL) -> None:
         self._ident = (self._ident + 1) & 0xFFFF
-        packet = IPv4(self.config.ip, dst, proto, payload, ttl=ttl, ident=self._ident).emit()
+        dst_bytes = ip_to_bytes(dst)
+        if len(dst_bytes) != 4:
+            raise WireError("ipv4", "address", f"bad address {dst!r}")
+        packet = packet_bytes(self._ip_bytes, dst_bytes, proto, payload, ttl=ttl, ident=self._ident)
         hop = self.next_hop(dst)
         mac = BROADCAST if dst == "255.255.255.255" else self.arp_table.get(hop)
         if mac is not None:
-            self._out.append(Ethernet(mac, self.config.mac, ETH_P_IP, packet).emit())
+            self._out.append(self._ethernet_header(mac) + packet)
             return
         pending = self.pending.get(hop)
         if pending is None:
@@ -250,6 +263,14 @@ class Host:
             self._retry_arp(hop, pending, self.now)
         if len(pending.frames) < MAX_PENDING_PER_IP:
             pending.frames.append((hop, packet))
+
+    def _ethernet_header(self, mac: str) -> bytes:
+        """The 14 bytes before an IPv4 packet to ``mac`` (made once per neighbour)."""
+        header = self._ethernet_headers.get(mac)
+        if header is None:
+            header = Ethernet(mac, self.config.mac, ETH_P_IP, b"").emit()
+            self._ethernet_headers[mac] = header
+        return header
 
     def _on_icmp(self, packet: IPv4) -> None:
         """A well-formed echo request is answered (RFC 1122 3.2.2.6); an error about one of
@@ -289,7 +310,7 @@ class Host:
         """RFC 1122 3.2.1.3: no host sends from a broadcast, multicast, class E, zero or
         loopback address; TCP ignores such segments (RFC 9293 MUST-63). Checked for TCP
         only: a DHCP client rightly sends from 0.0.0.0."""
-        return _never_a_source(src) or src == str(self.network.broadcast_address)
+        return _never_a_source(src) or src == self._broadcast
 
     def _on_tcp(self, packet: IPv4, now: int) -> None:
         if self._invalid_source(packet.src):
