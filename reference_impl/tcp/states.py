@@ -6,6 +6,10 @@ from enum import Enum
 
 
 class State(Enum):
+    # Members are singletons compared by identity: hash them by identity too, in C (Enum's
+    # own __hash__ hashes the name in Python, several times per segment on the hot path).
+    __hash__ = object.__hash__
+
     CLOSED = "CLOSED"
     LISTEN = "LISTEN"
     SYN_SENT = "SYN-SENT"
@@ -20,6 +24,8 @@ class State(Enum):
 
 
 class Event(Enum):
+    __hash__ = object.__hash__
+
     OPEN_ACTIVE = "active open (send SYN)"
     OPEN_PASSIVE = "passive open (listen)"
     RCV_SYN = "SYN received (passive open or simultaneous open)"
@@ -74,6 +80,8 @@ FIN_SENT = frozenset({S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSING, S.LAST_ACK, S.TIME_
 
 class Timer(Enum):
     """The connection's timers, each with its own expiry handler (RFC 9293 3.8, RFC 6298)."""
+
+    __hash__ = object.__hash__
 
     RETRANSMISSION = "retransmission"  # RFC 6298
     DELAYED_ACK = "delayed ACK"  # RFC 9293 3.8.6.3, MUST-40
