@@ -52,6 +52,7 @@ IP_TCP_HEADERS = 40  # IPv4 and TCP headers without options
 # believed: a forged fragmentation-needed message must not shrink segments to nothing.
 MIN_PATH_MTU = 576
 SENDS_AFTER_CLOSE = frozenset({State.FIN_WAIT_1, State.CLOSING, State.LAST_ACK})
+SENDS = CAN_SEND | SENDS_AFTER_CLOSE  # states with output to attempt (made once: hot path)
 
 
 class TcpError(Exception):
@@ -414,7 +415,7 @@ class TcpConnection:
             self._syn_sent_arrival(segment, now)
         else:
             self._synchronized_arrival(segment, now)
-        if self.state in CAN_SEND | SENDS_AFTER_CLOSE:
+        if self.state in SENDS:
             self._output(now)
         return self.outgoing()
 
@@ -782,7 +783,7 @@ class TcpConnection:
 
     def _output(self, now: int, *, force_one: bool = False) -> None:
         """Send new (or, after a timeout, resent) data while the windows allow (MUST-34)."""
-        if self.state not in CAN_SEND | SENDS_AFTER_CLOSE:
+        if self.state not in SENDS:
             return
         while True:
             in_flight = max(self._flight(), 0)
