@@ -247,10 +247,13 @@ def _run_stack(
         f"--alluredir={results_dir}",
         f"--junitxml={folder / 'junit.xml'}",
         f"--pcap-dir={folder / 'pcaps'}",
+        "--decodes=deviations",  # tshark for every passing test of every stack: CPU for hours
         *([f"--baseline={stack.baseline}"] if stack.baseline else []),
         "-q",
         "-p",
         "no:cacheprovider",
+        "-p",
+        "no:hypothesispytest",  # the suites have no property tests; its summary costs 1 s of CPU
         "--numprocesses=0",  # one process per stack: --jobs runs stacks side by side
         *extra,
     ]

@@ -139,6 +139,17 @@ OPTIONS: list[tuple[str, dict[str, Any]]] = [
         ),
     ),
     (
+        "--decodes",
+        dict(
+            choices=("all", "deviations", "none"),
+            default="all",
+            help="which tests' captures get Wireshark's decode (tshark, about 0.2 s of CPU "
+            "each) in the report: all (default), deviations (tests that did not pass: what a "
+            "reader opens; netconform matrix uses it), none. Every test keeps its pcap and "
+            "packet list",
+        ),
+    ),
+    (
         "--pcap-dir",
         dict(
             default=str(run_config.DEFAULT_PCAP_DIR),
@@ -308,13 +319,23 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
         failure = exc
         raise
     finally:
+        decode = _wants_decode(item, failure)
         for source in item.stash.get(CASES_KEY, []):
-            allure_report.safely("evidence", functools.partial(_attach, item, source))
+            allure_report.safely("evidence", functools.partial(_attach, item, source, decode))
         if isinstance(failure, ConformanceFailure):
             _attach_expected_vs_actual(item, failure)
 
 
-def _attach(item: pytest.Item, source: EvidenceSource) -> None:
+def _wants_decode(item: pytest.Item, failure: BaseException | None) -> bool:
+    """--decodes: all, none, or deviations (the test raised, or recorded WARN or INFO)."""
+    choice = item.config.getoption("decodes")
+    if choice != "deviations":
+        return bool(choice == "all")
+    recorded = {value for key, value in item.user_properties if key == VERDICT_KEY}
+    return failure is not None or bool(recorded - {"PASS"})
+
+
+def _attach(item: pytest.Item, source: EvidenceSource, decode: bool = True) -> None:
     found = source.evidence()
     allure_report.attach_evidence(
         item.nodeid,
@@ -322,6 +343,7 @@ def _attach(item: pytest.Item, source: EvidenceSource) -> None:
         found.transcript,
         run_config.pcap_dir(item.config),
         transcript_name=found.transcript_name,
+        decode=decode,
     )
     for name, svg in found.pictures:
         allure_report.attach_svg(name, svg)

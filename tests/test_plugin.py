@@ -4,6 +4,9 @@ import json
 
 import pytest
 
+from harness.core.verdicts import VERDICT_KEY
+from harness.plugin import _wants_decode
+
 VERDICTS = """
 import pytest
 from harness.core.errors import ConformanceFailure, Unsupported
@@ -230,3 +233,29 @@ def test_repeat_runs_each_scenario_n_times_and_one_bad_run_fails(pytester):
     result = pytester.runpytest_subprocess("--repeat=3", "-v")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["*test_flaky?run2? FAILED*"])
+
+
+class FakeItem:
+    """What _wants_decode reads of a test item: the option and the recorded verdicts."""
+
+    def __init__(self, decodes, recorded=()):
+        self.config = type("Config", (), {"getoption": staticmethod(lambda name: decodes)})()
+        self.user_properties = [(VERDICT_KEY, v) for v in recorded]
+
+
+@pytest.mark.parametrize(
+    "decodes, recorded, failure, wanted",
+    [
+        ("all", (), None, True),
+        ("none", ("WARN",), AssertionError("x"), False),
+        ("deviations", (), None, False),  # a plain pass: no tshark
+        ("deviations", ("PASS",), None, False),
+        ("deviations", ("WARN",), None, True),  # a SHOULD broken: passes, but a reader opens it
+        ("deviations", ("INFO",), None, True),
+        ("deviations", (), AssertionError("FAIL"), True),
+    ],
+)
+def test_decodes_option_picks_the_tests_whose_capture_tshark_decodes(
+    decodes, recorded, failure, wanted
+):
+    assert _wants_decode(FakeItem(decodes, recorded), failure) is wanted

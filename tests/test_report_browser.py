@@ -22,6 +22,23 @@ def follows(lines, *sequence):
     return any(lines[i : i + len(sequence)] == list(sequence) for i in range(len(lines)))
 
 
+def decoded_statuses(stack_dir: Path) -> set[str]:
+    """The statuses of the Allure results that carry a tshark decode."""
+    statuses = set()
+    for path in (stack_dir / "allure-results").glob("*-result.json"):
+        result = json.loads(path.read_text())
+        if any(a["name"] == "decode (tshark)" for a in attachments(result)):
+            statuses.add(result["status"])
+    return statuses
+
+
+def attachments(node: dict) -> list[dict]:
+    found = list(node.get("attachments", []))
+    for step in node.get("steps", []):
+        found += attachments(step)
+    return found
+
+
 def test_main_report_loads_and_shows_the_run_counts(tmp_path):
     suite = str(REPO / "suites" / "tcp" / "test_handshake.py")
     result = run_cli("run", "--suite", suite, "--", "-k", "isn_plus_one", cwd=tmp_path)
@@ -82,5 +99,9 @@ def test_matrix_of_reference_template_and_crashing_stack(tmp_path):
     assert "crashes" in lines and "template" in lines
     assert (out / "reference" / "index.html").exists()
     assert (out / "reference" / "allure-report" / "index.html").exists()  # the cells link here
+    # tshark decodes only what did not pass (--decodes=deviations): the template's tests
+    decoded = {stack: decoded_statuses(out / stack) for stack in ("reference", "template")}
+    assert decoded["template"] and "passed" not in decoded["template"], decoded
+    assert "passed" not in decoded["reference"], decoded
     png = screenshot(out / "index.html", SHOTS / "matrix.png", size="1400,1000", settle_ms=1000)
     assert png.stat().st_size > 5_000

@@ -63,26 +63,30 @@ def attach_evidence(
     transcript: Sequence[str],
     pcap_dir: Path,
     transcript_name: str = "control protocol",
+    decode: bool = True,
 ) -> Path:
-    """Attach the pcap, a readable packet list and the control transcript; return the pcap."""
+    """Attach the pcap (with tshark's decode if ``decode``), a readable packet list and the
+    control transcript; return the pcap."""
     pcap = pcap_dir / f"{safe_name(nodeid)}.pcap"
-    safely("capture.pcap", lambda: _attach_pcap(pcap, frames))
+    safely("capture.pcap", lambda: _attach_pcap(pcap, frames, decode))
     safely("packets", lambda: attach_text("packets", packet_list(frames)))
     if transcript:
         safely(transcript_name, lambda: attach_text(transcript_name, "\n".join(transcript)))
     return pcap
 
 
-def _attach_pcap(pcap: Path, frames: Sequence[Frame]) -> None:
+def _attach_pcap(pcap: Path, frames: Sequence[Frame], decode: bool = True) -> None:
     write_pcap(pcap, frames)
     allure.attach.file(str(pcap), name="capture.pcap", extension="pcap")
+    if not decode:
+        return
     if decodes.ACTIVE is not None and shutil.which("tshark") is not None:
         # written in the background over this placeholder (harness.report.decodes)
         attach_text("decode (tshark)", decodes.PLACEHOLDER.format(pcap=pcap))
         return
-    decode = tshark_decode(pcap)
-    if decode:
-        attach_text("decode (tshark)", decode)
+    text = tshark_decode(pcap)
+    if text:
+        attach_text("decode (tshark)", text)
 
 
 TSHARK_FRAMES = 300  # the first frames of a capture get Wireshark's full decode
