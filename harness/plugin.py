@@ -327,12 +327,16 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
 
 
 def _wants_decode(item: pytest.Item, failure: BaseException | None) -> bool:
-    """--decodes: all, none, or deviations (the test raised, or recorded WARN or INFO)."""
+    """--decodes: all, none, or deviations: a FAIL or an ERROR (the test raised), a WARN or
+    an INFO (recorded); not a PASS, nor an UNSUPPORTED (the stack lacked what the test
+    needed: a skip, whose capture says nothing about the requirement)."""
     choice = item.config.getoption("decodes")
     if choice != "deviations":
         return bool(choice == "all")
+    if isinstance(failure, pytest.skip.Exception):
+        return False
     recorded = {value for key, value in item.user_properties if key == VERDICT_KEY}
-    return failure is not None or bool(recorded - {"PASS"})
+    return failure is not None or bool(recorded - {"PASS", "UNSUPPORTED"})
 
 
 def _attach(item: pytest.Item, source: EvidenceSource, decode: bool = True) -> None:

@@ -253,6 +253,8 @@ class FakeItem:
         ("deviations", ("WARN",), None, True),  # a SHOULD broken: passes, but a reader opens it
         ("deviations", ("INFO",), None, True),
         ("deviations", (), AssertionError("FAIL"), True),
+        ("deviations", (), RuntimeError("harness"), True),  # an ERROR
+        ("deviations", ("UNSUPPORTED",), pytest.skip.Exception("UNSUPPORTED: no abort"), False),
     ],
 )
 def test_decodes_option_picks_the_tests_whose_capture_tshark_decodes(
