@@ -47,6 +47,9 @@ class DhcpServerBed(Bed):
 
     def __init__(self, name: str, limits: Limits | None = None) -> None:
         super().__init__(registry.kind(DHCP_SERVER, name), TargetSettings(limits or Limits()))
+        # Every address the server has offered or acknowledged on this bed (its tests share
+        # the server and its leases): a test that wants a free address picks another.
+        self.handed_out: set[str] = set()
 
     @property
     def plan(self) -> ServerPlan:
@@ -157,6 +160,17 @@ class ServerCase(DhcpCase):
     @property
     def peer(self) -> ClientsPeer:
         return self.clients
+
+    def finish(self) -> None:
+        super().finish()
+        self.bed.handed_out |= self.clients.addresses_handed_out()
+
+    def free_pool_address(self, offsets: range) -> str | None:
+        """A pool address at one of ``offsets`` that the server has handed out to no client
+        on this bed (a random one of them), or None."""
+        first = ipaddress.IPv4Address(self.plan.pool[0])
+        free = [str(first + i) for i in offsets if str(first + i) not in self.bed.handed_out]
+        return self.clients.rng.choice(free) if free else None
 
     def restart_after_kill(self) -> None:
         """SIGKILL the server (no chance to save anything), then start it again."""

@@ -155,6 +155,16 @@ class ClientsPeer(DhcpLink):
         self.server_mac = server_mac  # else learnt from the server's first reply
         self.rng = random.Random(seed)
 
+    def addresses_handed_out(self) -> set[str]:
+        """yiaddr of every reply the server sent in this test (offered or acknowledged)."""
+        return {
+            seen.packet.message.yiaddr
+            for seen in self.exchanged
+            if not seen.from_tester
+            and seen.packet.message.op == 2
+            and seen.packet.message.yiaddr != ZERO
+        }
+
     def new_client(self) -> FakeClient:
         mac = "02:6e:64:" + ":".join(f"{self.rng.randrange(256):02x}" for _ in range(3))
         return FakeClient(mac, b"\x01" + bytes.fromhex(mac.replace(":", "")))
