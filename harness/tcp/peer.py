@@ -534,8 +534,10 @@ class TcpPeer:
         where RFC 5681 asks for it, times it itself). Any other segment the reference sends at
         once: INFO, if it came within the harness's patience."""
         assert self.oracle is not None
-        if prediction.delay_s == 0 and not _pure_ack(prediction.segment):
-            return self._late_answer(checks, skip_others, what, timing)
+        if not _pure_ack(prediction.segment):
+            if prediction.delay_s == 0:
+                return self._late_answer(checks, skip_others, what, timing)
+            raise exc  # a timer's segment (a retransmission, a probe): its time is the check
         late = self._late_ack(prediction, checks, skip_others)
         if late is None:
             raise exc
