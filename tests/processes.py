@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,8 +46,9 @@ def namespaces_of_live_runs() -> list[str]:
 
 
 @contextmanager
-def descendants_seen(interval: float = 0.05) -> Iterator[set[int]]:
-    """Every process descended from this one while the block runs (sampled), so that the
+def descendants_seen(interval: float = 0.2) -> Iterator[set[int]]:
+    """Every process descended from this one while the block runs (sampled every
+    ``interval`` seconds: a run that makes namespaces lives far longer), so that the
     namespaces a finished child made can still be told from other workers' ones."""
     seen: set[int] = set()
     done = threading.Event()
@@ -56,7 +56,7 @@ def descendants_seen(interval: float = 0.05) -> Iterator[set[int]]:
     def sample() -> None:
         while not done.is_set():
             seen.update(family_of(os.getpid()) - {os.getpid()})
-            time.sleep(interval)
+            done.wait(interval)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
