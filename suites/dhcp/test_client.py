@@ -43,7 +43,11 @@ EXPIRY_WATCH_S = 15.0  # how long after the lease's end the client is watched
 BACKOFF_WATCH_S = 80.0  # 4 + 8 + 16 + 32 s after a first DISCOVER that may wait 10 s
 RELEASE_ATTEMPTS, RELEASES_WANTED = 20, 3
 DECLINE_WAIT_S = 10.0
-GROWTH = 1.3  # delays 3+4 over delays 1+2: 4 for the RFC's doubling, 1 for a constant timer
+# A backoff shows that it grows when a delay reaches this, three times the first or more: the
+# RFC's doubling from 4 s reaches 32 +- 1 s by the fourth delay (inside BACKOFF_WATCH_S). A
+# schedule capped lower never does (dhclient's 15 s backoff cutoff keeps every delay in
+# 7.5-22.5 s), whatever its random draws: the verdict does not flip from run to run.
+GROWN_S = 24.0
 
 
 def is_kind(kind: int, *, extending: bool | None = None) -> Callable[[Seen], bool]:
@@ -444,23 +448,25 @@ def fixed_timer(gaps: list[float]) -> bool:
 @pytest.mark.recorded("backoff")
 @pytest.mark.rfc("2131", "4.1", req="retransmission-backoff")
 def test_retransmission_backoff_is_randomized_and_exponential(recording: RecordingView) -> None:
-    """Randomized: delays do not repeat, as a fixed timer's do (fixed_timer decides). Exponential:
-    the third and fourth delays are clearly longer than the first two (30 % or more on
-    average). A randomized schedule whose growth one run does not show clearly, or does not
-    show at all (fewer than four delays), is reported as INFO, not judged: a random sample can
-    mislead."""
+    """Randomized: delays do not repeat, as a fixed timer's do (fixed_timer decides).
+    Exponential: a delay reaches 24 s and three times the first (the RFC's doubling reaches
+    32 s by the fourth). A randomized schedule that never grows that far in the 80 s watched
+    (one capped below, or growing slowly), or too short a sample, is INFO, not judged; and
+    the bound lies outside what either kind of schedule draws, so one run decides the same
+    as the next."""
     gaps = discover_gaps(recording)
     shown = ", ".join(f"{g:.2f}" for g in gaps)
     if fixed_timer(gaps):
         raise recording.failure(f"delays {shown} s repeat within {REPEAT_S} s: not randomized")
     if len(gaps) < 4:
         raise too_few(gaps, "the growth of the delays")
-    growth = (gaps[2] + gaps[3]) / (gaps[0] + gaps[1])
-    recording.record("growth (delays 3 and 4 over delays 1 and 2)", f"{growth:.2f}")
-    if growth < GROWTH:
+    longest = max(gaps)
+    recording.record("longest delay over the first", f"{longest / gaps[0]:.2f}")
+    if longest < GROWN_S or longest < 3 * gaps[0]:
         raise NotObserved(
-            f"randomized delays {shown} s; delays 3 and 4 are {growth:.2f} times delays 1 and 2,"
-            f" not clearly exponential in this run (a growth of {GROWTH} or more is)"
+            f"randomized delays {shown} s; the longest, {longest:.2f} s, is not {GROWN_S:.0f} s "
+            "and three times the first, which the RFC's doubling reaches by its fourth delay: "
+            "an exponential backoff is not shown (a backoff capped below 64 s never shows it)"
         )
 
 
