@@ -66,7 +66,7 @@ def test_stack_that_never_answers_times_out(pytester):
         pytester, "cmd:sleep 600", "-k", "seq_plus_length and 100", "--start-timeout=2"
     )
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*did not answer 'hello' within 2.0 s*"])
+    result.stdout.fnmatch_lines(["*did not answer 'hello' within its start-up limit of 2 s*"])
 
 
 def test_stack_that_starts_slowly_is_waited_for_and_its_start_up_time_reported(pytester):

@@ -15,6 +15,7 @@ import shlex
 import socket
 import sys
 import time
+from typing import Any
 
 from harness.core.cgroups import Cgroup, Limits
 from harness.core.errors import HarnessError, TargetError
@@ -99,13 +100,26 @@ class StackTarget(AgentTarget):
                 self._client = AgentClient.over_process(
                     self.process.popen, self.name, self.exit_status
                 )
-            left = max(0.1, began + self.start_timeout - time.monotonic())
-            self.hello = self._client.hello(timeout=left, grace=0.0)
+            self.hello = self._hello_by(began + self.start_timeout)
             self.start_seconds = time.monotonic() - began
         except HarnessError as exc:
             stderr = self.process.stderr_text()
             self.stop()
             raise TargetError(f"{exc}; its stderr: {stderr.strip()[-800:] or '(empty)'}") from exc
+
+    def _hello_by(self, deadline: float) -> dict[str, Any]:
+        """The stack's answer to ``hello`` by the end of its start-up limit; a silence is
+        reported against that limit (what the user set), not the rest of it that was left."""
+        assert self._client is not None and self.process is not None
+        try:
+            return self._client.hello(timeout=max(0.1, deadline - time.monotonic()), grace=0.0)
+        except TargetError as exc:
+            if time.monotonic() < deadline or self.process.popen.poll() is not None:
+                raise  # it answered wrongly, or exited: the client's own words say so
+            raise TargetError(
+                f"target {self.name} did not answer 'hello' within its start-up limit of "
+                f"{self.start_timeout:g} s (--start-timeout)"
+            ) from exc
 
     def _connect_ctl(self, deadline: float) -> socket.socket:
         assert self.process is not None
