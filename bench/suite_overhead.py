@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,6 +45,7 @@ def main() -> int:
     )
     wall = time.monotonic() - start
     tests = read_records(records_dir)
+    shutil.rmtree(records_dir, ignore_errors=True)
     print(f"run: exit {done.returncode}, wall {wall:.1f} s, {len(tests)} tests")
     report(tests, wall)
     return 0
