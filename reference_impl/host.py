@@ -204,7 +204,7 @@ class Host:
         pending = self.pending.pop(ip, None)
         if pending:
             for _hop, packet in pending.frames:
-                self._out.append(Ethernet(mac, self.config.mac, ETH_P_IP, packet).emit())
+                self._out.append(self._ethernet_header(mac) + packet)
 
     def _retry_arp(self, ip: str, pending: PendingResolution, now: int) -> None:
         if pending.attempts >= ARP_ATTEMPTS:

@@ -241,13 +241,21 @@ class ClientsPeer(DhcpLink):
         self, client: FakeClient, kinds: tuple[str, ...], within: float, what: str
     ) -> DhcpPacket:
         """The server's reply to the client's current transaction."""
-        packet = self.receive_reply(client, within)
-        if packet is not None:
-            self.server_mac = packet.eth_src
-            if packet.kind not in kinds:
-                raise self.failure(f"{what}: expected {' or '.join(kinds)}, got {packet.kind}")
-            return packet
-        raise self.failure(f"{what}: expected {' or '.join(kinds)} within {within:.0f} s, got none")
+        return self._of_kind(self.receive_reply(client, within), kinds, within, what)
+
+    def _of_kind(
+        self, packet: DhcpPacket | None, kinds: tuple[str, ...], within: float, what: str
+    ) -> DhcpPacket:
+        """``packet`` if it is one of ``kinds`` (its sender is the server from now on);
+        a failure if it is another kind or none came within ``within`` seconds."""
+        if packet is None:
+            raise self.failure(
+                f"{what}: expected {' or '.join(kinds)} within {within:.0f} s, got none"
+            )
+        self.server_mac = packet.eth_src
+        if packet.kind not in kinds:
+            raise self.failure(f"{what}: expected {' or '.join(kinds)}, got {packet.kind}")
+        return packet
 
     def receive_reply(self, client: FakeClient, within: float) -> DhcpPacket | None:
         """The server's next reply to the client's transaction, whatever its kind."""
@@ -280,21 +288,14 @@ class ClientsPeer(DhcpLink):
         message = self.message(
             client, DISCOVER, requested=requested, broadcast=broadcast, giaddr=giaddr, **options
         )
-        for _ in range(attempts - 1):
+        packet = None
+        for _ in range(attempts):
             self.send_from(client, message)
             packet = self.receive_reply(client, within)
             if packet is not None:
-                client.offer = self._offer(packet, what)
-                return client.offer
-        self.send_from(client, message)
-        client.offer = self.expect_reply(client, ("DHCPOFFER",), within, what)
+                break
+        client.offer = self._of_kind(packet, ("DHCPOFFER",), within, what)
         return client.offer
-
-    def _offer(self, packet: DhcpPacket, what: str) -> DhcpPacket:
-        self.server_mac = packet.eth_src
-        if packet.kind != "DHCPOFFER":
-            raise self.failure(f"{what}: expected DHCPOFFER, got {packet.kind}")
-        return packet
 
     def lease(
         self, client: FakeClient, within: float = 5.0, *, requested: str | None = None
