@@ -111,6 +111,9 @@ class Host:
         self._ethernet_headers: dict[str, bytes] = {}
         self._broadcast = str(self.network.broadcast_address)
         self._our_destinations = (config.ip, self._broadcast, "255.255.255.255")
+        # Set by an I/O layer whose device completes TCP checksums (a TAP with a virtio-net
+        # header): TCP segments then leave with only the pseudo-header's sum in the field.
+        self.tcp_checksum_offload = False
 
     # -- the wire ------------------------------------------------------------------------
 
@@ -137,7 +140,7 @@ class Host:
             if conn is None:
                 continue
             for seg in conn.outgoing():
-                self._send_ip(key[1], PROTO_TCP, seg.emit(self.config.ip, key[1]))
+                self._send_tcp(key[1], seg, conn.profile.ttl)
             if conn.state == State.CLOSED:
                 self._forget(key)
             else:
@@ -346,8 +349,16 @@ class Host:
     def _send_segments(self, dst: str, segments: list[TcpSegment]) -> None:
         for seg in segments:
             conn = self.connections.get((seg.sport, dst, seg.dport))
-            ttl = conn.profile.ttl if conn is not None else DEFAULT_TTL
-            self._send_ip(dst, PROTO_TCP, seg.emit(self.config.ip, dst), ttl=ttl)
+            self._send_tcp(dst, seg, conn.profile.ttl if conn is not None else DEFAULT_TTL)
+
+    def _send_tcp(self, dst: str, seg: TcpSegment, ttl: int) -> None:
+        """Every segment of a connection carries the TTL its application set (RFC 9293
+        3.9.2, MUST-49), timer-driven ones too."""
+        if self.tcp_checksum_offload:
+            payload = seg.emit_for_checksum_offload(self.config.ip, dst)
+        else:
+            payload = seg.emit(self.config.ip, dst)
+        self._send_ip(dst, PROTO_TCP, payload, ttl=ttl)
 
     def _backlog_full(self, port: int) -> bool:
         return len(self.accept_queue[port]) >= self.backlog[port]

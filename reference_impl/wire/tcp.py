@@ -221,8 +221,28 @@ class TcpSegment:
         )
 
     def emit(self, src: str, dst: str) -> bytes:
+        header, payload = self._header(), self.payload
+        # The one's-complement sum of even-length pieces laid end to end is the sum of the
+        # pieces' sums (mod 0xFFFF): pseudo-header (cached per address pair), header, payload.
+        total = _address_sum(src, dst) + len(header) + len(payload)
+        total += int.from_bytes(header, "big")
+        total += int.from_bytes(payload + b"\x00" if len(payload) & 1 else payload, "big")
+        csum = ~fold(total) & 0xFFFF
+        return b"".join((header[:16], csum.to_bytes(2, "big"), header[18:], payload))
+
+    def emit_for_checksum_offload(self, src: str, dst: str) -> bytes:
+        """The segment for a device that completes the checksum (virtio-net's NEEDS_CSUM, as
+        Linux's CHECKSUM_PARTIAL): the field holds the pseudo-header's sum, uncomplemented;
+        the device adds the segment's words to it and stores the complement, which is
+        exactly what ``emit`` computes."""
+        header, payload = self._header(), self.payload
+        partial = fold(_address_sum(src, dst) + len(header) + len(payload))
+        return b"".join((header[:16], partial.to_bytes(2, "big"), header[18:], payload))
+
+    def _header(self) -> bytes:
+        """The header with options and a zero checksum."""
         opts = emit_options(self.options) if self.options else b""
-        header = (
+        return (
             _HEADER.pack(
                 self.sport,
                 self.dport,
@@ -236,14 +256,6 @@ class TcpSegment:
             )
             + opts
         )
-        payload = self.payload
-        # The one's-complement sum of even-length pieces laid end to end is the sum of the
-        # pieces' sums (mod 0xFFFF): pseudo-header (cached per address pair), header, payload.
-        total = _address_sum(src, dst) + len(header) + len(payload)
-        total += int.from_bytes(header, "big")
-        total += int.from_bytes(payload + b"\x00" if len(payload) & 1 else payload, "big")
-        csum = ~fold(total) & 0xFFFF
-        return b"".join((header[:16], csum.to_bytes(2, "big"), header[18:], payload))
 
     @property
     def seg_len(self) -> int:

@@ -339,6 +339,41 @@ def test_the_application_sets_the_ttl():
     host.tcp_send(key, b"x", now=2)
     (frame,) = host.flush()
     assert IPv4.parse(Ethernet.parse(frame).payload).ttl == 17
+    retransmitted = host.on_timer(now=host.next_timer())  # unacknowledged: resent on a timer
+    assert [IPv4.parse(Ethernet.parse(f).payload).ttl for f in retransmitted] == [17]
+
+
+def test_a_ttl_set_before_connecting_is_on_the_syn():
+    """MUST-49: a TTL given with the connection's options is on its first segment."""
+    host = make_host(neighbors={PEER_IP: PEER_MAC})
+    host.connect(PEER_IP, 80, now=0, profile=host.config.profile.with_(ttl=17))
+    (syn,) = host.flush()
+    assert IPv4.parse(Ethernet.parse(syn).payload).ttl == 17
+
+
+def complete_checksum(frame):
+    """What a device does with a NEEDS_CSUM frame: sum the TCP segment (its checksum field
+    holding the pseudo-header's sum) and store the complement."""
+    start = 14 + (frame[14] & 0x0F) * 4
+    segment = bytearray(frame[start:])
+    segment[16:18] = internet_checksum(bytes(segment)).to_bytes(2, "big")
+    return frame[:start] + bytes(segment)
+
+
+def test_with_checksum_offload_a_completed_segment_is_the_one_sent_without():
+    """The device completes the checksum: the bytes on the wire are the same either way."""
+    frames = {}
+    for offload in (False, True):
+        host = make_host(neighbors={PEER_IP: PEER_MAC})
+        host.tcp_checksum_offload = offload
+        host.connect(PEER_IP, 81, now=0)
+        syn = host.flush()  # a header with options
+        key, _snd = established(host)
+        host.tcp_send(key, bytes(range(256)) * 5 + b"odd", now=2)  # an odd length
+        frames[offload] = syn + host.flush()
+    assert len(frames[True]) == len(frames[False]) == 2
+    assert frames[True] != frames[False]  # the fields hold partial sums before completion
+    assert [complete_checksum(f) for f in frames[True]] == frames[False]
 
 
 def test_keepalives_are_off_unless_asked_then_probe_and_give_up_after_the_count():
