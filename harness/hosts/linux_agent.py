@@ -72,9 +72,14 @@ SOCKET_OPTIONS = {
 }
 
 
+_PATTERN = bytes(range(256))
+
+
 def generated(size: int) -> bytes:
-    """The bytes a ``send`` with ``size`` carries: offset modulo 256 (the README says so)."""
-    return (bytes(range(256)) * (size // 256 + 1))[:size]
+    """The bytes a ``send`` with ``size`` carries: offset modulo 256 (the README says so).
+    Made in one piece when ``size`` is a multiple of 256 (no second copy to cut it)."""
+    whole, rest = divmod(size, 256)
+    return _PATTERN * whole + _PATTERN[:rest] if rest else _PATTERN * whole
 
 
 class LinuxAgent:
