@@ -167,9 +167,10 @@ class ServerCase(DhcpCase):
 
     def free_pool_address(self, offsets: range) -> str | None:
         """A pool address at one of ``offsets`` that the server has handed out to no client
-        on this bed (a random one of them), or None."""
+        on this bed, in earlier tests or in this one so far (a random one of them), or None."""
         first = ipaddress.IPv4Address(self.plan.pool[0])
-        free = [str(first + i) for i in offsets if str(first + i) not in self.bed.handed_out]
+        taken = self.bed.handed_out | self.clients.addresses_handed_out()
+        free = [str(first + i) for i in offsets if str(first + i) not in taken]
         return self.clients.rng.choice(free) if free else None
 
     def restart_after_kill(self) -> None:

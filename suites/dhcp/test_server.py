@@ -351,9 +351,16 @@ def test_server_not_selected_stays_silent(dhcp_server: ServerCase) -> None:
 
 
 def init_reboot(case: ServerCase, requested: str, *, giaddr: str = ZERO) -> DhcpPacket | None:
-    """A client that holds a lease restarts and asks (INIT-REBOOT) for ``requested`` (or,
-    with a callable, for what it returns from the client's address); the server's reply."""
+    """A client that holds a lease restarts and asks (INIT-REBOOT) for ``requested``; the
+    server's reply."""
     client, _offer, _ack = offer_and_ack(case)
+    return ask_after_reboot(case, client, requested, giaddr=giaddr)
+
+
+def ask_after_reboot(
+    case: ServerCase, client: FakeClient, requested: str, *, giaddr: str = ZERO
+) -> DhcpPacket | None:
+    """``client``, which holds a lease, restarts and asks (INIT-REBOOT) for ``requested``."""
     case.facts["client"] = client
     clients = case.clients
     message = clients.message(client, REQUEST, requested=requested, giaddr=giaddr)
@@ -384,9 +391,16 @@ def test_init_reboot_on_the_wrong_network_gets_a_nak(dhcp_server: ServerCase) ->
 @pytest.mark.rfc("2131", "4.3.2", req="init-reboot-wrong-address-nak")
 def test_init_reboot_for_an_address_not_its_own_gets_a_nak(dhcp_server: ServerCase) -> None:
     """A client with a lease asks, after a reboot, for another free address of the pool:
-    its notion of its address is wrong, and the server says so with a NAK (not an ACK)."""
-    other = pool_address(dhcp_server, 40 + dhcp_server.clients.rng.randrange(20))
-    reply = init_reboot(dhcp_server, other)
+    its notion of its address is wrong, and the server says so with a NAK (not an ACK).
+    The address is picked once the lease is known: one the server gave to no client of this
+    bed (a server that hashes MACs, as dnsmasq does, may have leased this client any of them)."""
+    client, _offer, _ack = offer_and_ack(dhcp_server)
+    other = dhcp_server.free_pool_address(range(40, 60))
+    if other is None:
+        raise ScenarioNotReached(
+            "an address other than the client's", "the server handed out every one from 40 to 59"
+        )
+    reply = ask_after_reboot(dhcp_server, client, other)
     if reply is None or reply.kind != "DHCPNAK":
         got = "no answer" if reply is None else f"{reply.kind} for {reply.message.yiaddr}"
         raise dhcp_server.clients.failure(
