@@ -51,6 +51,7 @@ from reference_impl.wire.ipv4 import (
 from reference_impl.wire.tcp import SYN, TcpSegment
 from reference_impl.wire.udp import Udp, udp_checksum_ok
 
+NEXT_HOP_CACHE = 4096  # destinations whose next hop is remembered (a flood of sources: bounded)
 DEFAULT_TTL = 64  # of datagrams no connection has set otherwise (as Linux)
 
 ARP_RETRY_US = 1_000_000
@@ -109,6 +110,7 @@ class Host:
         # header for each neighbour, the addresses a datagram to us may carry.
         self._ip_bytes = ip_to_bytes(config.ip)
         self._ethernet_headers: dict[str, bytes] = {}
+        self._next_hops: dict[str, str] = {}
         self._broadcast = str(self.network.broadcast_address)
         self._our_destinations = (config.ip, self._broadcast, "255.255.255.255")
         # Set by an I/O layer whose device completes TCP checksums (a TAP with a virtio-net
@@ -220,10 +222,16 @@ class Host:
         self._out.append(Ethernet(BROADCAST, self.config.mac, ETH_P_ARP, request.emit()).emit())
 
     def next_hop(self, dst: str) -> str:
-        """RFC 1122 3.3.1.1: on-link if inside our prefix, else via the gateway."""
-        if self.config.gateway is None or _in_network(dst, self.network):
-            return dst
-        return self.config.gateway
+        """RFC 1122 3.3.1.1: on-link if inside our prefix, else via the gateway. Decided once
+        per destination, not once per datagram (the configuration does not change)."""
+        hop = self._next_hops.get(dst)
+        if hop is None:
+            gateway = self.config.gateway
+            hop = dst if gateway is None or _in_network(dst, self.network) else gateway
+            if len(self._next_hops) >= NEXT_HOP_CACHE:
+                self._next_hops.clear()
+            self._next_hops[dst] = hop
+        return hop
 
     # -- IPv4 -----------------------------------------------------------------------------
 

@@ -233,8 +233,12 @@ class TcpConnection:
 
     def read(self, max_bytes: int, *, now: int) -> bytes:
         """Hand data to the application (3.10.3); a window update may follow in outgoing()."""
-        data = bytes(self._rcv_buf[:max_bytes])
-        del self._rcv_buf[:max_bytes]
+        if max_bytes >= len(self._rcv_buf):  # all of it: one copy, not a slice and a copy
+            data = bytes(self._rcv_buf)
+            self._rcv_buf.clear()
+        else:
+            data = bytes(self._rcv_buf[:max_bytes])
+            del self._rcv_buf[:max_bytes]
         if data and self.state in RECEIVES_DATA and self._window_update_due():
             self._emit_ack()
         return data
