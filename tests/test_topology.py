@@ -2,12 +2,14 @@
 happens."""
 
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from harness.core import leftovers, topology
+from harness.core import leftovers, topology, workdirs
 from harness.core.errors import TopologyError
 
 pytestmark = pytest.mark.needs_root
@@ -104,3 +106,25 @@ def test_names_carry_the_pid():
         assert all(f"-{os.getpid()}-" in name for name in topo.namespaces)
     finally:
         topo.teardown()
+
+
+def test_work_files_and_folders_of_a_dead_run_are_removed_and_a_live_runs_kept():
+    """A run killed before its session ended leaves its folders and files (the parallel
+    scheduler's pins file, say); the next run removes them, and nothing of a live run."""
+    code = (
+        "from harness.core.workdirs import make_workdir, make_workfile;"
+        "print(make_workdir('probe'), make_workfile('together', '.json'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    dead = [Path(p) for p in out.split()]
+    mine = [workdirs.make_workdir("probe"), workdirs.make_workfile("together", ".json")]
+    try:
+        assert len(dead) == 2 and all(p.exists() for p in dead)
+        with leftovers.cleanup_held():
+            removed = workdirs.remove_leftovers()
+        assert {p.name for p in dead} <= set(removed)
+        assert not any(p.exists() for p in dead)
+        assert all(p.exists() for p in mine)
+    finally:
+        shutil.rmtree(mine[0], ignore_errors=True)
+        mine[1].unlink(missing_ok=True)

@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import statistics
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,8 @@ from typing import Any
 import pytest
 from xdist.scheduler import LoadScheduling  # type: ignore[import-untyped]
 from xdist.workermanage import WorkerController  # type: ignore[import-untyped]
+
+from harness.core.workdirs import make_workfile
 
 SHIPPED_DURATIONS = Path(__file__).with_name("durations.json")
 LAST_DURATIONS = Path("reports/durations.json")
@@ -180,9 +181,7 @@ class ParallelRun:
 
     def _pins_file(self) -> Path:
         if self.pins is None:
-            fd, name = tempfile.mkstemp(prefix="netconform-together-", suffix=".json")
-            os.close(fd)
-            self.pins = Path(name)
+            self.pins = make_workfile("together", ".json")  # a killed run's goes with the rest
         return self.pins
 
     @pytest.hookimpl(optionalhook=True)
