@@ -29,11 +29,11 @@ def test_the_addresses_a_server_handed_out_are_its_replies_yiaddr():
     assert clients.addresses_handed_out() == {"198.18.0.160"}
 
 
-def case_with(handed_out: set[str]) -> SimpleNamespace:
+def case_with(handed_out: set[str], this_test: frozenset[str] = frozenset()) -> SimpleNamespace:
     return SimpleNamespace(
         plan=SimpleNamespace(pool=("198.18.0.100", "198.18.0.235")),
         bed=SimpleNamespace(handed_out=handed_out),
-        clients=SimpleNamespace(rng=random.Random(3)),
+        clients=SimpleNamespace(rng=random.Random(3), addresses_handed_out=lambda: set(this_test)),
     )
 
 
@@ -43,3 +43,10 @@ def test_a_free_pool_address_is_one_no_earlier_test_was_given():
     assert ServerCase.free_pool_address(case, range(60, 90)) == "198.18.0.177"  # type: ignore[arg-type]
     case.bed.handed_out.add("198.18.0.177")
     assert ServerCase.free_pool_address(case, range(60, 90)) is None  # type: ignore[arg-type]
+
+
+def test_an_address_given_earlier_in_the_same_test_is_not_free():
+    """The INIT-REBOOT check asks for an address other than the lease its client just got."""
+    taken = {f"198.18.0.{140 + i}" for i in range(20) if i not in (3, 7)}
+    case = case_with(taken, frozenset({"198.18.0.143"}))
+    assert ServerCase.free_pool_address(case, range(40, 60)) == "198.18.0.147"  # type: ignore[arg-type]
