@@ -377,6 +377,12 @@ class DhcpClientTarget(DhcpDaemon):
         """Make the client give its lease back (RFC 2131 4.4.6)."""
         raise NotImplementedError
 
+    @property
+    def busy(self) -> bool:
+        """The client, or a helper command for it, still runs: ``dhclient -r`` stops the
+        client, sleeps a second and only then sends the RELEASE itself."""
+        return self.alive or any(helper.alive for helper in self.helpers)
+
     def run_helper(self, argv: list[str]) -> None:
         """A second command for the running client (dhclient -r, dhcpcd -k), in the
         background: the test keeps answering ARP and DHCP while it works."""

@@ -515,11 +515,12 @@ def release(case: ClientCase) -> dict:
 
 def collect_while_running(case: ClientCase, seconds: float) -> list[Seen]:
     """What the client sends in ``seconds``; one that exits sooner (dhcpcd does after its
-    RELEASE) has sent all it will half a second after, which spares most of the wait."""
+    RELEASE) with no helper command of it still running (dhclient -r sends the RELEASE from
+    its own process) has sent all it will half a second after, which spares most of the wait."""
     got, end = [], time.monotonic() + case.server.scale * seconds
-    while time.monotonic() < end and case.client.alive:
+    while time.monotonic() < end and case.client.busy:
         got += case.server.collect(0.25)
-    if not case.client.alive:
+    if not case.client.busy:
         got += case.server.collect(0.5)
     return got
 
