@@ -151,8 +151,9 @@ class RefStack:
         for frame in self.outbound(frames) if frames else frames:
             self.write_frame(frame)
 
-    def write_frame(self, frame: bytes) -> None:
-        """One frame to the TAP device, as it is (no hook sees it)."""
+    def write_frame(self, frame: bytes) -> bool:
+        """One frame to the TAP device, as it is (no hook sees it); False if the device's
+        queue was full (or it was down) and the frame was dropped."""
         header = _complete_tcp_checksum(frame) if self.OFFLOAD_TCP_CHECKSUMS else AS_IS
         try:
             os.write(self.tap, header + frame)
@@ -160,6 +161,8 @@ class RefStack:
             if exc.errno not in (errno.EAGAIN, errno.EIO):
                 raise
             self.tx_dropped += 1
+            return False
+        return True
 
     def _read_control(self) -> None:
         chunk = os.read(self.ctl_in, 65536)

@@ -215,9 +215,7 @@ class QuirkyStack(refstack.RefStack):
 
     def _flood(self) -> None:
         for _ in range(FLOOD_BURST):
-            dropped = self.tx_dropped
-            self.write_frame(FLOOD_FRAME)
-            if self.tx_dropped > dropped:
+            if not self.write_frame(FLOOD_FRAME):
                 return  # the TAP queue is full: try again next turn
 
     def next_deadline(self) -> int | None:
