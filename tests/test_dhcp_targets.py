@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -111,3 +113,45 @@ def _fingerprint(path: str) -> object:
     if path == "/run":
         names = [n for n in names if re.search(r"dhc|udhcp|resolv", n)]
     return sorted(names)
+
+
+CLIENT_SIDE = """
+import errno, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1.0)
+s.connect((sys.argv[1], 67))
+s.send(b"x" * 300)
+try:
+    s.recv(100)
+except socket.timeout:
+    print("silent")
+except ConnectionRefusedError:
+    print("port unreachable")
+"""
+
+
+def test_the_server_address_answers_arp_at_once_and_nothing_else():
+    """A client bed's tester namespace holds the server's address: its kernel answers the
+    client's ARP for the server with no help from the harness (which reads nothing here), as
+    fast as a real server's host (a unicast RELEASE followed by the address's removal no longer
+    loses the race), and a datagram to port 67 draws no ICMP port unreachable."""
+    bed = DhcpClientBed("udhcpc")
+    try:
+        topo = bed.topology
+        ns = ["ip", "netns", "exec", topo.target.netns]
+        subprocess.run(
+            [*ns, "ip", "addr", "add", "198.18.0.150/24", "dev", topo.target.ifname], check=True
+        )
+        out = subprocess.run(
+            [*ns, sys.executable, "-c", CLIENT_SIDE, topo.tester.ip],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert out.strip() == "silent"
+        neigh = subprocess.run(
+            [*ns, "ip", "neigh", "show", topo.tester.ip], capture_output=True, text=True
+        ).stdout
+        assert topo.tester.mac in neigh and "REACHABLE" in neigh, neigh
+    finally:
+        bed.close()

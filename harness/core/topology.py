@@ -7,6 +7,9 @@ A TesterTarget pair is two namespaces joined by one veth pair:
                  no IP (crafted frames only)   198.18.0.2/24, permanent neighbour entry
                                                for the tester's address, sysctls pinned
 
+(A DHCP client bed gives the tester namespace the server's address instead: see
+give_tester_address.)
+
 For a userspace stack (``tap=True``) the target namespace instead bridges the veth end to a
 TAP device, and no interface there carries an IP address, so the namespace's kernel stays
 silent; the stack answers for 198.18.0.2 with its own MAC (STACK_MAC):
@@ -32,6 +35,7 @@ import itertools
 import os
 import re
 import signal
+import socket
 import subprocess
 import threading
 import types
@@ -345,6 +349,23 @@ def _add_squatter(topo: TesterTarget, ip: str) -> str:
         ns.addr("add", index=index, address=ip, prefixlen=topo.prefixlen)
         ns.link("set", index=index, state="up")
         return _mac_of(ns, "nc-squat")
+
+
+def give_tester_address(topo: TesterTarget, udp_port: int) -> socket.socket:
+    """The tester's namespace takes the tester's address, so that its kernel answers ARP for
+    it at once, as a real host's does (the harness answers from Python a few hundred
+    microseconds later, sometimes milliseconds). The kernel must say nothing else: the
+    returned socket, bound to ``udp_port`` and never read, takes the target's datagrams to
+    that port so that no ICMP port unreachable goes back (the harness sees them on its link).
+    Close it before the topology goes."""
+    with _netns_handle(topo.tester.netns) as ns:
+        index = ns.link_lookup(ifname=topo.tester.ifname)[0]
+        ns.addr("add", index=index, address=topo.tester.ip, prefixlen=topo.prefixlen)
+    with inside(topo.tester.netns):
+        sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)  # the kernel's minimum
+    sink.bind(("0.0.0.0", udp_port))
+    return sink
 
 
 def _offloads_off(netns_name: str, ifname: str) -> None:

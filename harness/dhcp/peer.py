@@ -2,9 +2,10 @@
 (``ClientsPeer``) or the server of a client target (``ServerPeer``) on the tester's link.
 
 Both record every DHCP packet with its kernel timestamp (``exchanged``), answer ARP for the
-addresses they stand for (a server unicasts to a renewing client's address; a client
-unicasts to its server), and raise ConformanceFailure with the packets seen when the
-target does not do what a test expects.
+addresses they stand for (a server unicasts to a renewing client's address; the server's own
+address, to which a client unicasts, is held by the tester namespace's kernel, which answers
+for it), and raise ConformanceFailure with the packets seen when the target does not do what
+a test expects.
 """
 
 from __future__ import annotations
@@ -334,8 +335,7 @@ class ServerPeer(DhcpLink):
         super().__init__(link)
         self.server = DhcpServer(config)
         self.config = config
-        self.mac = server_mac
-        self.arp_for[config.server_id] = server_mac
+        self.mac = server_mac  # the tester namespace's kernel answers ARP for the server
         self.answering: Callable[[DhcpPacket], bool] = lambda packet: True
 
     def serve_until(self, done: Callable[[Seen], bool], within: float, what: str) -> Seen:
