@@ -96,3 +96,20 @@ def test_dead_target_reports_its_exit_status(agents):
     client = agents("import sys; sys.stdin.readline(); sys.exit(3)")
     with pytest.raises(TargetError, match=r"exit status 3|closed its control channel"):
         client.request("hello")
+
+
+ECHO = """
+    from harness.hosts.agent import serve
+    serve({"hello": lambda r: {"ops": ["hello", "drain", "recv"]},
+           "drain": lambda r: {"size": 0, "sha256": "", "eof": False, "asked": r.get("timeout")},
+           "recv": lambda r: {"data": "", "size": 0, "eof": False, "asked": r.get("timeout")}})
+"""
+
+
+@pytest.mark.parametrize("op", ["drain", "recv"])
+def test_a_waiting_operation_carries_the_callers_timeout(agents, op):
+    """A drain sent without it ended at the target's default (5 s for the reference): a bulk
+    transfer longer than that came back short, as if the data had been damaged."""
+    client = agents(ECHO)
+    client.hello()
+    assert client.request(op, handle=1, size=1, timeout=42.0)["asked"] == 42.0

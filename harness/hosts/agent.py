@@ -40,6 +40,9 @@ OPERATIONS = (
     "info",
     "quit",
 )
+# Operations that wait on the network: the client's timeout goes to the target with them
+# (a target's own default is a few seconds; a long drain would end short and look damaged).
+WAITING_OPERATIONS = ("accept", "recv", "send", "connect", "drain")
 # Operations a stack may offer beyond those (a test that needs one a target lacks is
 # UNSUPPORTED): they are only tried when the target's ``hello`` lists them.
 OPTIONAL_OPERATIONS = ("send_urgent",)
@@ -122,7 +125,7 @@ class AgentClient:
         if self.operations and op not in self.operations:
             raise Unsupported(f"target {self.name} does not implement '{op}'")
         message = {"op": op, **args}
-        if op in ("accept", "recv", "send", "connect"):
+        if op in WAITING_OPERATIONS:
             message.setdefault("timeout", timeout)
         self._write(message)
         reply = self._read_reply(op, timeout + (REPLY_GRACE_S if grace is None else grace))
