@@ -120,19 +120,27 @@ class Host:
     # -- the wire ------------------------------------------------------------------------
 
     def receive_frame(self, frame: bytes, *, now: int) -> list[bytes]:
+        """Take one frame; return every frame to put on the wire since the last flush."""
+        self.deliver_frame(frame, now=now)
+        return self.flush()
+
+    def deliver_frame(self, frame: bytes, *, now: int) -> None:
+        """Take one frame and keep what it makes for ``flush``: an I/O layer that reads
+        frames in bursts flushes once per burst. Each connection's segments are the same, in
+        the same order, as with ``receive_frame`` after every frame; they leave later by the
+        time the rest of the burst takes."""
         self.now = now
         try:
             eth = Ethernet.parse(frame)
         except WireError:
             self.drops["ethernet"] += 1
-            return self.flush()
+            return
         if eth.dst not in (self.config.mac, BROADCAST):
             self.drops["not for us"] += 1
         elif eth.ethertype == ETH_P_ARP:
             self._on_arp(eth.payload, now)
         elif eth.ethertype == ETH_P_IP:
             self._on_ipv4(eth.payload, now)
-        return self.flush()
 
     def flush(self) -> list[bytes]:
         """Every frame produced since the last call: connection output and ARP."""

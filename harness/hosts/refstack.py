@@ -26,29 +26,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.core.clock import now_us
+from harness.hosts import tap_offload
 from harness.hosts.agent import OPERATIONS, OPTIONAL_OPERATIONS, RequestError
 from harness.hosts.linux_agent import generated
 from reference_impl.host import DEFAULT_BACKLOG, ConnKey, Host, HostConfig, HostError
 from reference_impl.tcp.connection import TcpError
 from reference_impl.tcp.profiles import PROFILES, Profile
 from reference_impl.tcp.states import State
-from reference_impl.wire.ipv4 import PROTO_TCP
 
 TUNSETIFF = 0x400454CA
 IFF_TAP = 0x0002
 IFF_NO_PI = 0x1000
 IFF_VNET_HDR = 0x4000
 FRAMES_PER_WAKEUP = 256
-
-# The virtio-net header before every frame on a TAP opened with IFF_VNET_HDR (linux
-# virtio_net.h; native byte order on a legacy device): flags, gso_type, hdr_len, gso_size,
-# csum_start, csum_offset. NEEDS_CSUM asks the kernel to complete the checksum that starts at
-# csum_start and is stored at csum_start + csum_offset: in C, where Python spends a fifth of
-# the time it takes to send a full segment.
-VNET_HEADER = struct.Struct("=BBHHHH")
-VNET_NEEDS_CSUM = 1
-TCP_CHECKSUM_OFFSET = 16
-AS_IS = VNET_HEADER.pack(0, 0, 0, 0, 0, 0)
 
 
 def open_tap(name: str) -> int:
@@ -58,15 +48,6 @@ def open_tap(name: str) -> int:
     flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR
     fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH22x", name.encode(), flags))
     return fd
-
-
-def _complete_tcp_checksum(frame: bytes) -> bytes:
-    """The virtio-net header that has the kernel complete an IPv4 TCP segment's checksum;
-    the plain header for any other frame."""
-    if frame[12:14] != b"\x08\x00" or frame[23] != PROTO_TCP:
-        return AS_IS
-    start = 14 + (frame[14] & 0x0F) * 4
-    return VNET_HEADER.pack(VNET_NEEDS_CSUM, 0, 0, 0, start, TCP_CHECKSUM_OFFSET)
 
 
 @dataclass
@@ -88,6 +69,8 @@ class RefStack:
     ) -> None:
         self.host, self.tap, self.ctl_in, self.ctl_out = host, tap_fd, ctl_in, ctl_out
         host.tcp_checksum_offload = self.OFFLOAD_TCP_CHECKSUMS
+        # Runs of full segments go down as one frame the kernel segments (tap_offload).
+        self.merge_segments = self.OFFLOAD_TCP_CHECKSUMS
         self.handles: dict[int, tuple[str, Any]] = {}
         self.next_handle = 1
         self.pending: Pending | None = None
@@ -138,25 +121,54 @@ class RefStack:
         return max(0.0, (min(deadlines) - now_us()) / 1e6)
 
     def _read_frames(self) -> None:
+        """What the device holds, up to FRAMES_PER_WAKEUP frames, then what they made."""
         for _ in range(FRAMES_PER_WAKEUP):
             try:
-                frame = os.read(self.tap, 65536)[VNET_HEADER.size :]
+                frame = os.read(self.tap, 65536)[tap_offload.HEADER.size :]
             except BlockingIOError:
-                return
+                break
             kept = self.inbound(frame)
             if kept is not None:
-                self._write_frames(self.host.receive_frame(kept, now=now_us()))
+                self.host.deliver_frame(kept, now=now_us())
+        self._write_frames(self.host.flush())
 
     def _write_frames(self, frames: list[bytes]) -> None:
-        for frame in self.outbound(frames) if frames else frames:
-            self.write_frame(frame)
+        if not frames:
+            return
+        frames = self.outbound(frames)
+        if not self.OFFLOAD_TCP_CHECKSUMS:
+            for frame in frames:
+                self._write(tap_offload.AS_IS + frame)
+            return
+        done = 0
+        for data, count in tap_offload.with_headers(frames, merge=self.merge_segments):
+            try:
+                self._write(data)
+            except OSError as exc:
+                if count == 1 or exc.errno != errno.EINVAL:
+                    raise
+                self._stop_merging(frames[done:])
+                return
+            done += count
+
+    def _stop_merging(self, frames: list[bytes]) -> None:
+        """The kernel refused a merged frame (one that segments differently would): merging
+        stops for good, and these frames go one by one."""
+        self.merge_segments = False
+        print("refstack: the TAP refused a merged segment; sending one by one", file=sys.stderr)
+        for data, _count in tap_offload.with_headers(frames, merge=False):
+            self._write(data)
 
     def write_frame(self, frame: bytes) -> bool:
         """One frame to the TAP device, as it is (no hook sees it); False if the device's
         queue was full (or it was down) and the frame was dropped."""
-        header = _complete_tcp_checksum(frame) if self.OFFLOAD_TCP_CHECKSUMS else AS_IS
+        if self.OFFLOAD_TCP_CHECKSUMS:
+            return self._write(tap_offload.complete_tcp_checksum(frame) + frame)
+        return self._write(tap_offload.AS_IS + frame)
+
+    def _write(self, data: bytes) -> bool:
         try:
-            os.write(self.tap, header + frame)
+            os.write(self.tap, data)
         except OSError as exc:
             if exc.errno not in (errno.EAGAIN, errno.EIO):
                 raise

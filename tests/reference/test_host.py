@@ -389,3 +389,30 @@ def test_keepalives_are_off_unless_asked_then_probe_and_give_up_after_the_count(
     sent = [decode(f)[1] for t in (1, 2, 3) for f in host.on_timer(now=10**10 + t * 1_000_000)]
     assert [(s.flags, s.seq, len(s.payload)) for s in sent[:2]] == [(ACK, snd - 1, 0)] * 2
     assert sent[2].flags & RST and conn.error == "timeout"
+
+
+def test_a_burst_delivered_then_flushed_sends_what_frame_by_frame_sends():
+    """deliver_frame keeps the output for one flush (an I/O layer reading in bursts): the
+    same frames, in the same order, as receive_frame after every frame."""
+    hosts = [make_host(neighbors={PEER_IP: PEER_MAC}) for _ in range(2)]
+    for host in hosts:
+        host.listen(80)
+        syn = TcpSegment(5555, 80, 1000, 0, SYN, 1000, options=(Mss(500),))
+        (synack,) = host.receive_frame(tcp_frame(syn), now=0)
+        iss = decode(synack)[1].seq
+        host.receive_frame(tcp_frame(TcpSegment(5555, 80, 1001, iss + 1, ACK, 1000)), now=1)
+        key = host.accept(80)
+        assert key is not None
+        host.tcp_send(key, bytes(range(250)) * 40, now=2)
+        host.flush()
+    # The peer acknowledges 1,000 bytes at a time, with data; the FIN last.
+    acks = [
+        TcpSegment(5555, 80, 1001 + 10 * i, iss + 1 + 1000 * (i + 1), ACK, 1000, bytes(10))
+        for i in range(6)
+    ]
+    fin = TcpSegment(5555, 80, 1061, iss + 7001, FIN | ACK, 1000)
+    burst = [tcp_frame(seg) for seg in (*acks, fin)]
+    one_by_one = [out for frame in burst for out in hosts[0].receive_frame(frame, now=3)]
+    for frame in burst:
+        hosts[1].deliver_frame(frame, now=3)
+    assert len(one_by_one) >= 10 and hosts[1].flush() == one_by_one

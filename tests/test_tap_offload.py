@@ -1,0 +1,147 @@
+"""Runs of segments merged for the TAP device (harness.hosts.tap_offload): only runs the
+kernel's segmentation reproduces are merged, and on this kernel the segments that reach the
+wire are, byte for byte, the ones the reference made (checksums completed)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from harness.core.link import Link
+from harness.core.topology import create_tester_target, inside
+from harness.hosts import tap_offload
+from harness.hosts.refstack import open_tap
+from reference_impl.wire.ethernet import ETH_P_IP, Ethernet
+from reference_impl.wire.ipv4 import PROTO_TCP, ip_to_bytes, packet_bytes
+from reference_impl.wire.tcp import ACK, FIN, PSH, SYN, Nop, Sack, TcpSegment
+
+SRC, DST = "198.18.0.2", "198.18.0.1"
+SRC_MAC, DST_MAC = "02:00:00:00:00:02", "02:00:00:00:00:01"
+
+
+def frame(seg: TcpSegment, ident: int, *, offload: bool = True, dst_mac: str = DST_MAC) -> bytes:
+    """What the reference host puts on its TAP for ``seg`` (offload: the pseudo-header sum
+    in the checksum field) or on the wire (whole checksum)."""
+    tcp = seg.emit_for_checksum_offload(SRC, DST) if offload else seg.emit(SRC, DST)
+    packet = packet_bytes(ip_to_bytes(SRC), ip_to_bytes(DST), PROTO_TCP, tcp, ident=ident)
+    return Ethernet(dst_mac, SRC_MAC, ETH_P_IP, packet).emit()
+
+
+def run(
+    sizes: list[int],
+    *,
+    seq: int = 1000,
+    ident: int = 7,
+    last_flags: int = ACK | PSH,
+    options: tuple = (),
+) -> list[TcpSegment]:
+    segs, at = [], seq
+    for i, size in enumerate(sizes):
+        flags = last_flags if i == len(sizes) - 1 else ACK
+        payload = bytes((at + k) & 0xFF for k in range(size))
+        segs.append(TcpSegment(40000, 5001, at, 99, flags, 512, payload, options))
+        at = (at + size) & 0xFFFFFFFF
+    return segs
+
+
+def counts(frames: list[bytes]) -> list[int]:
+    return [count for _data, count in tap_offload.with_headers(frames)]
+
+
+def test_a_run_of_full_segments_is_one_frame():
+    frames = [frame(s, 7 + i) for i, s in enumerate(run([1448] * 5 + [600]))]
+    assert counts(frames) == [6]
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ("window", [2, 2]),  # another window from the third segment on
+        ("gap", [2, 2]),  # a sequence gap before the third
+        ("ident", [2, 2]),  # an IP identification that does not follow
+        ("psh", [3, 1]),  # PSH on the third: the kernel would clear it
+        ("longer", [2, 2]),  # a longer segment cannot follow a shorter gso_size
+    ],
+)
+def test_a_run_breaks_where_segmentation_could_not_reproduce_it(change, expected):
+    segs = run([1000] * 4)
+    idents = [7, 8, 9, 10]
+    third = segs[2]
+    if change == "window":
+        segs[2:] = [
+            s.__class__(s.sport, s.dport, s.seq, s.ack, s.flags, 600, s.payload) for s in segs[2:]
+        ]
+    elif change == "gap":
+        segs[2:] = run([1000, 1000], seq=third.seq + 1)
+    elif change == "ident":
+        idents = [7, 8, 20, 21]
+    elif change == "psh":
+        segs[2] = TcpSegment(
+            third.sport, third.dport, third.seq, third.ack, ACK | PSH, 512, third.payload
+        )
+    elif change == "longer":
+        segs = run([1000, 1000]) + run([1200, 1000], seq=3000)
+    frames = [frame(s, i) for s, i in zip(segs, idents, strict=True)]
+    assert counts(frames) == expected
+
+
+@pytest.mark.parametrize("flags", [SYN | ACK, ACK | FIN, ACK])
+def test_control_segments_and_bare_acks_go_alone(flags):
+    segs = [TcpSegment(40000, 5001, 1000 + i, 99, flags, 512, b"") for i in range(3)]
+    assert counts([frame(s, 7 + i) for i, s in enumerate(segs)]) == [1, 1, 1]
+
+
+@pytest.mark.needs_root
+@pytest.mark.parametrize(
+    "segments, first_ident",
+    [
+        (run([1448] * 8 + [313]), 7),
+        (run([1448] * 4, last_flags=ACK), 7),  # no PSH anywhere
+        (run([1000] * 3 + [999], seq=0xFFFFF000), 0xFFFE),  # sequence and identification wrap
+        (run([1436] * 3, options=(Nop(), Nop(), Sack(((5000, 6000),)))), 300),
+        (run([1448] * 44), 1),  # a 64 KB frame
+    ],
+)
+def test_the_kernel_segments_a_merged_frame_into_the_original_segments(segments, first_ident):
+    topo = create_tester_target(tap=True)
+    try:
+        link = Link(topo.tester.netns, topo.tester.ifname)
+        with inside(topo.target.netns):
+            tap = open_tap("nc-tap")
+        try:
+            made = [
+                frame(s, (first_ident + i) & 0xFFFF, dst_mac=topo.tester.mac)
+                for i, s in enumerate(segments)
+            ]
+            written = list(tap_offload.with_headers(made))
+            assert [count for _data, count in written] == [len(made)]
+            os.write(tap, written[0][0])
+            got = tcp_frames(link, len(made))
+        finally:
+            os.close(tap)
+        expected = [
+            frame(s, (first_ident + i) & 0xFFFF, offload=False, dst_mac=topo.tester.mac)
+            for i, s in enumerate(segments)
+        ]
+        assert got == expected
+        link.close()
+    finally:
+        topo.teardown()
+
+
+def tcp_frames(link: Link, wanted: int) -> list[bytes]:
+    """The TCP frames that arrive until ``wanted`` did and 0.3 s more passed (the bridge's
+    IGMP reports are not ours)."""
+    got: list[bytes] = []
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        seen = link.receive(0.3 if len(got) >= wanted else deadline - time.monotonic())
+        if seen is None:
+            if len(got) >= wanted:
+                break
+            continue
+        if seen.data[12:14] == b"\x08\x00" and seen.data[23] == PROTO_TCP:
+            got.append(seen.data)
+    return got
