@@ -1,8 +1,8 @@
-"""Bulk data goes out in runs of full segments made in one pass (TcpConnection's
-``_send_full_run``); a run must be exactly the segments the one-by-one loop makes. Two
-connections move data through a lossy, reordering in-memory path with random writes,
-reads, windows and timer jumps, once with runs and once without: every segment either side
-sends, and when, must be the same."""
+"""The reference TCP's two fast paths must not change a thing: bulk data sent in runs of
+full segments made in one pass (``_send_full_run``), and in-order data taken by header
+prediction (``_next_in_order_data``). Two connections move data through a lossy,
+reordering in-memory path with random writes, reads, windows and timer jumps, once with the
+fast paths and once without: every segment either side sends, and when, must be the same."""
 
 from __future__ import annotations
 
@@ -71,9 +71,10 @@ def exchange(seed: int, profile: Profile, steps: int = 1500) -> list[tuple[int, 
 
 @pytest.mark.parametrize("name", PROFILES)
 @pytest.mark.parametrize("seed", range(6))
-def test_runs_of_full_segments_are_the_segments_one_by_one(monkeypatch, name, seed):
+def test_the_fast_paths_send_what_the_full_processing_sends(monkeypatch, name, seed):
     with_runs = exchange(seed, PROFILES[name])
     monkeypatch.setattr(TcpConnection, "_send_full_run", lambda *_args: False)
+    monkeypatch.setattr(TcpConnection, "_next_in_order_data", lambda *_args: False)
     one_by_one = exchange(seed, PROFILES[name])
     data_segments = sum(1 for _t, side, seg in one_by_one if side == "c" and seg.payload)
     assert data_segments > 200  # the scenario moved data
