@@ -152,8 +152,8 @@ class RefStack:
             done += count
 
     def _stop_merging(self, frames: list[bytes]) -> None:
-        """The kernel refused a merged frame (one that segments differently would): merging
-        stops for good, and these frames go one by one."""
+        """The kernel refused a merged frame (EINVAL: it does not take that GSO header):
+        merging stops for good, and these frames go one by one."""
         self.merge_segments = False
         print("refstack: the TAP refused a merged segment; sending one by one", file=sys.stderr)
         for data, _count in tap_offload.with_headers(frames, merge=False):
