@@ -4,6 +4,7 @@ wire are, byte for byte, the ones the reference made (checksums completed)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 
@@ -11,8 +12,9 @@ import pytest
 
 from harness.core.link import Link
 from harness.core.topology import create_tester_target, inside
-from harness.hosts import tap_offload
+from harness.hosts import refstack, tap_offload
 from harness.hosts.refstack import open_tap
+from reference_impl.host import Host, HostConfig
 from reference_impl.wire.ethernet import ETH_P_IP, Ethernet
 from reference_impl.wire.ipv4 import PROTO_TCP, ip_to_bytes, packet_bytes
 from reference_impl.wire.tcp import ACK, FIN, PSH, SYN, Nop, Sack, TcpSegment
@@ -145,3 +147,24 @@ def tcp_frames(link: Link, wanted: int) -> list[bytes]:
         if seen.data[12:14] == b"\x08\x00" and seen.data[23] == PROTO_TCP:
             got.append(seen.data)
     return got
+
+
+def test_a_kernel_that_refuses_merged_frames_gets_them_one_by_one(monkeypatch):
+    """EINVAL on a merged frame: that run and the rest of the batch go again frame by frame,
+    and merging stays off."""
+    written: list[bytes] = []
+
+    def refusing_write(_fd: int, data: bytes) -> int:
+        if data[1] == tap_offload.GSO_TCPV4:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        written.append(data)
+        return len(data)
+
+    monkeypatch.setattr(refstack.os, "write", refusing_write)
+    host = Host(HostConfig(mac=SRC_MAC, ip=SRC, prefixlen=24))
+    stack = refstack.RefStack(host, -1, -1, lambda _line: None)
+    bare_ack = frame(TcpSegment(40000, 5001, 900, 99, ACK, 512, b""), 6)
+    frames = [bare_ack] + [frame(s, 7 + i) for i, s in enumerate(run([1448] * 4))]
+    stack._write_frames(frames)
+    assert not stack.merge_segments
+    assert [w[tap_offload.HEADER.size :] for w in written] == frames
