@@ -13,6 +13,7 @@ import ipaddress
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 from typing import Any
@@ -67,6 +68,7 @@ class DhcpClientBed(Bed):
     start_at_once = False
 
     def __init__(self, name: str, limits: Limits | None = None) -> None:
+        self.server_port_sink: socket.socket | None = None  # made by attach()
         super().__init__(registry.kind(DHCP_CLIENT, name), TargetSettings(limits or Limits()))
 
     def attach(self) -> None:
@@ -77,9 +79,8 @@ class DhcpClientBed(Bed):
         self.server_port_sink = give_tester_address(self.topology, 67)
 
     def detach(self) -> None:
-        sink = getattr(self, "server_port_sink", None)
-        if sink is not None:
-            sink.close()
+        if self.server_port_sink is not None:
+            self.server_port_sink.close()
 
     def server_config(self) -> ServerConfig:
         net = ipaddress.IPv4Network(

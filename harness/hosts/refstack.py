@@ -156,8 +156,8 @@ class RefStack:
         merging stops for good, and these frames go one by one."""
         self.merge_segments = False
         print("refstack: the TAP refused a merged segment; sending one by one", file=sys.stderr)
-        for data, _count in tap_offload.with_headers(frames, merge=False):
-            self._write(data)
+        for frame in frames:
+            self.write_frame(frame)
 
     def write_frame(self, frame: bytes) -> bool:
         """One frame to the TAP device, as it is (no hook sees it); False if the device's

@@ -125,18 +125,17 @@ def _merged(run: list[bytes]) -> bytes:
     first, last = run[0], run[-1]
     tcp_len = (first[46] >> 4) * 4
     head = ETH + 20 + tcp_len
+    size = len(first) - head  # every payload's but maybe the last's: the kernel's gso_size
     payload_total = sum(len(f) for f in run) - head * len(run)
     ip_header = bytearray(first[ETH : ETH + 20])
     ip_header[2:4] = _HALF.pack(20 + tcp_len + payload_total)
-    ip_header[10:12] = b"\x00\x00"
+    ip_header[10:12] = b"\x00\x00"  # the checksum is summed over a zero field
     ip_header[10:12] = _HALF.pack(internet_checksum(bytes(ip_header)))
     tcp_header = bytearray(first[ETH + 20 : head])
     tcp_header[13] = last[47]
     # The first's field holds the pseudo-header's sum with its own length; the kernel
     # expects the sum with the merged length (it replaces it per segment).
     first_partial = _HALF.unpack_from(first, ETH + 20 + TCP_CHECKSUM_OFFSET)[0]
-    grown = payload_total - (len(first) - head)
-    tcp_header[16:18] = _HALF.pack(fold(first_partial + grown))
-    size = len(first) - head
+    tcp_header[16:18] = _HALF.pack(fold(first_partial + payload_total - size))
     vnet = HEADER.pack(NEEDS_CSUM, GSO_TCPV4, head, size, ETH + 20, TCP_CHECKSUM_OFFSET)
     return b"".join((vnet, first[:ETH], ip_header, tcp_header, *(f[head:] for f in run)))

@@ -858,11 +858,16 @@ class TcpConnection:
         new_end = seq.add(start, size + (1 if flags & FIN else 0))
         if seq.ge(start, self.snd_max) and self._probe is None:
             self._probe = RttProbe(new_end, now)  # time new data only (Karn)
-        self.snd_nxt = new_end
-        if seq.gt(new_end, self.snd_max):
-            self.snd_max = new_end
+        self._sent_up_to(new_end, now)
+
+    def _sent_up_to(self, end: int, now: int) -> None:
+        """SND.NXT (and SND.MAX) move to ``end``; the retransmission timer runs (RFC 6298
+        5.1)."""
+        self.snd_nxt = end
+        if seq.gt(end, self.snd_max):
+            self.snd_max = end
         if Timer.RETRANSMISSION not in self.timers:
-            self._arm(Timer.RETRANSMISSION, now + self.rtt.rto_us)  # RFC 6298 5.1
+            self._arm(Timer.RETRANSMISSION, now + self.rtt.rto_us)
 
     def _send_full_run(
         self, room: int, unsent: int, usable: int, sack: tuple[TcpOption, ...], now: int
@@ -884,30 +889,24 @@ class TcpConnection:
             self._probe = RttProbe(seq.add(start, room), now)
         window = min(self._advertise() >> self.rcv_wscale, 0xFFFF)
         offset = len(self._send_buf) - unsent
-        data, ack = memoryview(self._send_buf), self.rcv_nxt
-        sport, dport = self.local_port, self.remote_port
-        self._outbox.extend(
-            TcpSegment(
-                sport,
-                dport,
-                (start + i * room) & 0xFFFFFFFF,
-                ack,
-                ACK,
-                window,
-                bytes(data[offset + i * room : offset + (i + 1) * room]),
-                sack,
-                0,
+        ack, sport, dport = self.rcv_nxt, self.local_port, self.remote_port
+        with memoryview(self._send_buf) as data:
+            self._outbox.extend(
+                TcpSegment(
+                    sport,
+                    dport,
+                    (start + i * room) & 0xFFFFFFFF,
+                    ack,
+                    ACK,
+                    window,
+                    bytes(data[offset + i * room : offset + (i + 1) * room]),
+                    sack,
+                    0,
+                )
+                for i in range(count)
             )
-            for i in range(count)
-        )
-        data.release()
-        self._unacked_bytes = 0
-        self._disarm(Timer.DELAYED_ACK)
-        self.snd_nxt = seq.add(start, count * room)
-        if seq.gt(self.snd_nxt, self.snd_max):
-            self.snd_max = self.snd_nxt
-        if Timer.RETRANSMISSION not in self.timers:
-            self._arm(Timer.RETRANSMISSION, now + self.rtt.rto_us)  # RFC 6298 5.1
+        self._ack_sent()
+        self._sent_up_to(seq.add(start, count * room), now)
         return True
 
     def _maybe_send_fin(self, now: int) -> None:
@@ -915,11 +914,7 @@ class TcpConnection:
         if fin_seq is None or self.state not in SENDS_AFTER_CLOSE or self.snd_nxt != fin_seq:
             return  # no FIN wanted, or already sent
         self._emit(FIN | ACK, fin_seq)
-        self.snd_nxt = seq.add(fin_seq, 1)
-        if seq.gt(self.snd_nxt, self.snd_max):
-            self.snd_max = self.snd_nxt
-        if Timer.RETRANSMISSION not in self.timers:
-            self._arm(Timer.RETRANSMISSION, now + self.rtt.rto_us)
+        self._sent_up_to(seq.add(fin_seq, 1), now)
 
     # -- receive window and ACKs ----------------------------------------------------------
 
@@ -978,8 +973,12 @@ class TcpConnection:
             )
         )
         if has_ack:
-            self._unacked_bytes = 0
-            self._disarm(Timer.DELAYED_ACK)
+            self._ack_sent()
+
+    def _ack_sent(self) -> None:
+        """An ACK left: nothing received waits for one any more."""
+        self._unacked_bytes = 0
+        self._disarm(Timer.DELAYED_ACK)
 
     # -- state -----------------------------------------------------------------------------
 
