@@ -61,6 +61,31 @@ def test_stack_that_prints_garbage_is_a_protocol_error(pytester):
     result.stdout.fnmatch_lines(["*answered 'hello' with a line that is not JSON*"])
 
 
+HELLO_WITHOUT_TAP = (
+    "import json, sys\n"
+    "reply = {'ok': True, 'name': 'off-wire', 'ops': ['hello', 'quit']}\n"
+    "for line in sys.stdin:\n"
+    "    print(json.dumps(reply), flush=True)\n"
+)
+
+
+def test_stack_that_answers_without_its_tap_device_is_an_error(pytester, tmp_path):
+    """It would lose every frame of the test: an ERROR that says why, not a deviation."""
+    script = tmp_path / "off_wire.py"
+    script.write_text(HELLO_WITHOUT_TAP)
+    result = run_suites(
+        pytester,
+        f"cmd:{sys.executable} {script}",
+        "-k",
+        "seq_plus_length and 100",
+        "--start-timeout=2",
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*answered 'hello' but its TAP device nc-tap does not pass frames*operational state*"]
+    )
+
+
 def test_stack_that_never_answers_times_out(pytester):
     result = run_suites(
         pytester, "cmd:sleep 600", "-k", "seq_plus_length and 100", "--start-timeout=2"

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from harness.core.link import Link
-from harness.core.topology import create_tester_target, inside
+from harness.core.topology import create_tester_target, inside, wait_for_tap
 from harness.hosts import refstack, tap_offload
 from harness.hosts.refstack import open_tap
 from reference_impl.host import Host, HostConfig
@@ -112,6 +112,7 @@ def test_the_kernel_segments_a_merged_frame_into_the_original_segments(segments,
         link = Link(topo.tester.netns, topo.tester.ifname)
         with inside(topo.target.netns):
             tap = open_tap("nc-tap")
+        wait_for_tap(topo)
         try:
             made = [
                 frame(s, (first_ident + i) & 0xFFFF, dst_mac=topo.tester.mac)

@@ -5,12 +5,15 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from harness.core import leftovers, topology, workdirs
 from harness.core.errors import TopologyError
+from harness.hosts.refstack import open_tap
 
 pytestmark = pytest.mark.needs_root
 
@@ -59,6 +62,54 @@ def test_pair_is_built_with_pinned_sysctls_and_removed():
         topo.teardown()
     assert namespaces() == before
     topo.teardown()  # twice is harmless
+
+
+def link_line(netns: str, ifname: str) -> str:
+    return subprocess.run(
+        ["ip", "-n", netns, "-d", "link", "show", ifname],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def test_links_pass_frames_once_the_topology_is_returned():
+    """Both veth ends are operationally up and the target's bridge port forwards; the TAP
+    only once a process holds it (before that, waiting for it says what is missing)."""
+    topo = topology.create_tester_target(tap=True)
+    try:
+        assert "state UP" in link_line(topo.tester.netns, "nc-tester")
+        target_end = link_line(topo.target.netns, "nc-target")
+        assert "state UP" in target_end and "state forwarding" in target_end
+        with pytest.raises(TopologyError, match=r"nc-tap: operational state DOWN"):
+            topology.wait_for_tap(topo, timeout_s=0.2)
+        with topology.inside(topo.target.netns):
+            tap = open_tap("nc-tap")
+        try:
+            topology.wait_for_tap(topo)
+            tap_port = link_line(topo.target.netns, "nc-tap")
+            assert "state UP" in tap_port and "state forwarding" in tap_port
+        finally:
+            os.close(tap)
+    finally:
+        topo.teardown()
+
+
+def test_waiting_for_a_link_lasts_until_its_carrier_comes_on():
+    topo = topology.create_tester_target()
+    try:
+        ns = ["ip", "-n", topo.tester.netns, "link"]
+        subprocess.run([*ns, "add", "nc-x0", "type", "veth", "peer", "nc-x1"], check=True)
+        subprocess.run([*ns, "set", "nc-x0", "up"], check=True)
+        peer_up = threading.Timer(0.3, subprocess.run, ([*ns, "set", "nc-x1", "up"],))
+        began = time.monotonic()
+        peer_up.start()
+        topology.wait_until_passing(topo.tester.netns, ["nc-x0"])
+        assert time.monotonic() - began >= 0.3
+        assert "state UP" in link_line(topo.tester.netns, "nc-x0")
+        peer_up.join()
+    finally:
+        topo.teardown()
 
 
 def test_sysctl_that_cannot_be_set_fails_loudly_and_leaves_nothing():

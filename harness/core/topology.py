@@ -38,6 +38,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -46,7 +47,7 @@ from typing import TYPE_CHECKING
 from harness.core import runs
 
 if TYPE_CHECKING:
-    from pyroute2 import NetNS
+    from pyroute2 import IPRoute, NetNS
 from harness.core.errors import TopologyError
 
 PREFIX = "ncf"
@@ -94,6 +95,8 @@ STACK_MAC = "02:6e:63:00:00:02"  # locally administered; the userspace stack's a
 # this destination MAC, where the tester sees them (subnet suites: off-link decisions).
 GATEWAY_MAC = "02:6e:63:00:00:fe"
 GATEWAY_HOST = 254  # the gateway's host number in the subnet
+LINK_UP_TIMEOUT_S = 10.0  # room for the RTNL lock under a full parallel run (wait_until_passing)
+BR_STATE_FORWARDING = 3  # IFLA_BRPORT_STATE (linux/if_bridge.h)
 # A userspace stack's namespace: only quiet the link; the kernel there has no address.
 TAP_TARGET_SYSCTLS = TESTER_SYSCTLS
 # With br_netfilter loaded, a bridge passes every frame through iptables, which silently drops
@@ -199,6 +202,7 @@ def create_tester_target(
         _bring_up(tester_ns, "nc-tester", promiscuous=promiscuous)
         for ns, ifname in ((tester_ns, "nc-tester"), (target_ns, "nc-target")):
             _offloads_off(ns, ifname)
+        _wait_until_wired(tester_ns, target_ns, relay_ns)
         pinned = read_sysctls(target_ns, [*target_sysctls, *RECORDED_SYSCTLS])
     except BaseException as exc:
         for name in made:
@@ -211,6 +215,68 @@ def create_tester_target(
     topo = TesterTarget(tester, target, net.prefixlen, gateway, pinned, relay_ns)
     _LIVE.add(topo)
     return topo
+
+
+def _wait_until_wired(tester_ns: str, target_ns: str, relay_ns: str | None) -> None:
+    """Every link between the tester and the target passes frames (the TAP comes up when
+    the stack attaches to it: wait_for_tap)."""
+    wait_until_passing(tester_ns, ["nc-tester"])
+    wait_until_passing(target_ns, ["nc-target"])
+    if relay_ns:
+        wait_until_passing(relay_ns, ["nc-ra", "nc-rb"])
+
+
+def wait_for_tap(topo: TesterTarget, timeout_s: float = LINK_UP_TIMEOUT_S) -> None:
+    """The userspace stack's TAP device passes frames: a process holds it open (its carrier)
+    and its bridge port forwards."""
+    wait_until_passing(topo.target.netns, [topo.target.ifname], timeout_s)
+
+
+def wait_until_passing(
+    netns_name: str, ifnames: list[str], timeout_s: float = LINK_UP_TIMEOUT_S
+) -> None:
+    """Return once every link named is operationally up and, if it is a bridge port,
+    forwarding; raise TopologyError after ``timeout_s``.
+
+    A carrier that comes on (a veth whose peer came up, a TAP a process attached to) takes
+    effect later, in the kernel's deferred link-watch work, which needs the RTNL lock: until
+    then the link's queue discards what is sent on it and its bridge port what it receives.
+    Under a full parallel run (other namespaces being removed hold that lock) that lasted
+    long enough to lose a test's first frames. Netlink reads the state that work sets.
+    """
+    from pyroute2 import IPRoute
+
+    with inside(netns_name):
+        ipr = IPRoute()  # its socket stays in the namespace it was opened in
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            states = {name: _link_state(ipr, name) for name in ifnames}
+            waiting = {name: state for name, state in states.items() if state}
+            if not waiting:
+                return
+            if time.monotonic() >= deadline:
+                shown = ", ".join(f"{name}: {state}" for name, state in waiting.items())
+                raise TopologyError(
+                    f"links in {netns_name} did not come up within {timeout_s:g} s ({shown})"
+                )
+            time.sleep(0.002)
+    finally:
+        ipr.close()
+
+
+def _link_state(ipr: IPRoute, ifname: str) -> str:
+    """What keeps the link from passing frames, or "" when nothing does."""
+    (link,) = ipr.get_links(ifname=ifname)
+    operstate = link.get_attr("IFLA_OPERSTATE")
+    if operstate != "UP":
+        return f"operational state {operstate}"
+    info = link.get_attr("IFLA_LINKINFO")
+    port = info.get_attr("IFLA_INFO_SLAVE_DATA") if info is not None else None
+    port_state = port.get_attr("IFLA_BRPORT_STATE") if port is not None else None
+    if port_state is not None and port_state != BR_STATE_FORWARDING:
+        return f"bridge port state {port_state}, not forwarding"
+    return ""
 
 
 def _number_target(

@@ -18,9 +18,9 @@ import time
 from typing import Any
 
 from harness.core.cgroups import Cgroup, Limits
-from harness.core.errors import HarnessError, TargetError
+from harness.core.errors import HarnessError, TargetError, TopologyError
 from harness.core.process import NamespaceProcess
-from harness.core.topology import GATEWAY_MAC, TesterTarget
+from harness.core.topology import GATEWAY_MAC, TesterTarget, wait_for_tap
 from harness.core.workdirs import make_workdir
 from harness.hosts.agent import AgentClient, process_status
 from harness.hosts.base import AgentTarget
@@ -101,6 +101,7 @@ class StackTarget(AgentTarget):
                     self.process.popen, self.name, self.exit_status
                 )
             self.hello = self._hello_by(began + self.start_timeout)
+            self._on_the_wire_by(began + self.start_timeout)
             self.start_seconds = time.monotonic() - began
         except HarnessError as exc:
             stderr = self.process.stderr_text()
@@ -119,6 +120,18 @@ class StackTarget(AgentTarget):
             raise TargetError(
                 f"target {self.name} did not answer 'hello' within its start-up limit of "
                 f"{self.start_timeout:g} s (--start-timeout)"
+            ) from exc
+
+    def _on_the_wire_by(self, deadline: float) -> None:
+        """A stack that answered ``hello`` holds its TAP device, and the kernel has let frames
+        through it (topology.wait_for_tap); without this a test's first frames could be lost."""
+        try:
+            wait_for_tap(self.topology, max(0.5, deadline - time.monotonic()))
+        except TopologyError as exc:
+            raise TargetError(
+                f"target {self.name} answered 'hello' but its TAP device "
+                f"{self.topology.target.ifname} does not pass frames: a stack must attach to "
+                f"it (TUNSETIFF) before it answers; {exc}"
             ) from exc
 
     def _connect_ctl(self, deadline: float) -> socket.socket:
