@@ -48,7 +48,7 @@ from reference_impl.wire.ipv4 import (
     ip_to_bytes,
     packet_bytes,
 )
-from reference_impl.wire.tcp import SYN, TcpSegment
+from reference_impl.wire.tcp import SYN, TcpSegment, segmented
 from reference_impl.wire.udp import Udp, udp_checksum_ok
 
 NEXT_HOP_CACHE = 4096  # destinations whose next hop is remembered (a flood of sources: bounded)
@@ -124,11 +124,23 @@ class Host:
         self.deliver_frame(frame, now=now)
         return self.flush()
 
-    def deliver_frame(self, frame: bytes, *, now: int) -> None:
+    def deliver_frame(
+        self,
+        frame: bytes,
+        *,
+        now: int,
+        tcp_checksum_verified: bool = False,
+        tcp_segment_size: int = 0,
+    ) -> None:
         """Take one frame and keep what it makes for ``flush``: an I/O layer that reads
         frames in bursts flushes once per burst. Each connection's segments are the same, in
         the same order, as with ``receive_frame`` after every frame; they leave later by the
-        time the rest of the burst takes."""
+        time the rest of the burst takes.
+
+        From a device with receive offload (a TAP's virtio-net header): the device checked
+        the TCP checksum (``tcp_checksum_verified``), or the frame is a run of segments it
+        merged, ``tcp_segment_size`` bytes of payload each but the last (cut back by
+        ``segmented``, taken one by one)."""
         self.now = now
         try:
             eth = Ethernet.parse(frame)
@@ -140,7 +152,7 @@ class Host:
         elif eth.ethertype == ETH_P_ARP:
             self._on_arp(eth.payload, now)
         elif eth.ethertype == ETH_P_IP:
-            self._on_ipv4(eth.payload, now)
+            self._on_ipv4(eth.payload, now, (tcp_checksum_verified, tcp_segment_size))
 
     def flush(self) -> list[bytes]:
         """Every frame produced since the last call: connection output and ARP."""
@@ -243,7 +255,7 @@ class Host:
 
     # -- IPv4 -----------------------------------------------------------------------------
 
-    def _on_ipv4(self, payload: bytes, now: int) -> None:
+    def _on_ipv4(self, payload: bytes, now: int, offload: tuple[bool, int]) -> None:
         try:
             packet = IPv4.parse(payload)
         except WireError:
@@ -259,7 +271,7 @@ class Host:
             self.drops["fragment"] += 1  # no reassembly in the reference host
             return
         if packet.proto == PROTO_TCP and packet.dst == self.config.ip:
-            self._on_tcp(packet, now)
+            self._on_tcp(packet, now, *offload)
         elif packet.proto == PROTO_UDP:
             self._on_udp(packet)
         elif packet.proto == PROTO_ICMP and packet.dst == self.config.ip:
@@ -331,18 +343,27 @@ class Host:
         only: a DHCP client rightly sends from 0.0.0.0."""
         return _never_a_source(src) or src == self._broadcast
 
-    def _on_tcp(self, packet: IPv4, now: int) -> None:
+    def _on_tcp(self, packet: IPv4, now: int, checksum_verified: bool, segment_size: int) -> None:
         if self._invalid_source(packet.src):
             self.drops["tcp from an invalid source"] += 1
             return
-        seg = decode_checked(packet.src, packet.dst, packet.payload)
+        seg = decode_checked(
+            packet.src, packet.dst, packet.payload, checksum_verified=checksum_verified
+        )
         if seg is None:
             self.drops["tcp checksum or header"] += 1
             return
-        key = (seg.dport, packet.src, seg.sport)
+        if segment_size and len(seg.payload) > segment_size:
+            for piece in segmented(seg, segment_size):
+                self._on_segment(packet.src, piece, now)
+        else:
+            self._on_segment(packet.src, seg, now)
+
+    def _on_segment(self, src: str, seg: TcpSegment, now: int) -> None:
+        key = (seg.dport, src, seg.sport)
         conn = self.connections.get(key)
         if conn is not None and conn.state != State.CLOSED:
-            self._send_segments(packet.src, conn.receive_segment(seg, now=now))
+            self._send_segments(src, conn.receive_segment(seg, now=now))
             self._touch(key)
             return
         listener = self.listeners.get(seg.dport)
@@ -356,11 +377,11 @@ class Host:
                 self.accept_queue[seg.dport].append(key)
                 self._queued.add(key)
                 self._touch(key)
-            self._send_segments(packet.src, replies)
+            self._send_segments(src, replies)
             return
         rst = rst_for_unknown(seg)
         if rst is not None:
-            self._send_segments(packet.src, [rst])
+            self._send_segments(src, [rst])
 
     def _send_segments(self, dst: str, segments: list[TcpSegment]) -> None:
         for seg in segments:

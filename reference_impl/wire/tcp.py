@@ -207,7 +207,7 @@ class TcpSegment:
             raise WireError("tcp", "data_offset", f"header length {header_len} is below 20")
         need(data, header_len, "tcp", "data_offset")
         options = parse_options(data[20:header_len]) if header_len > 20 else ()
-        return _build_segment(
+        return build_segment(
             sport,
             dport,
             seq,
@@ -275,7 +275,42 @@ class TcpSegment:
         )
 
 
-_build_segment = fast_constructor(TcpSegment)
+# TcpSegment(...) without the frozen dataclass's per-field checks: every argument, in
+# field order (hot paths: parsing, and the segments a connection sends).
+build_segment = fast_constructor(TcpSegment)
+
+
+def segmented(seg: TcpSegment, size: int) -> list[TcpSegment]:
+    """``seg`` cut into segments of ``size`` bytes of payload (the last may be shorter), as
+    a TCP segmentation offload cuts one (Linux's tcp_gso_segment): the same header but for
+    the sequence number, CWR on the first segment only, PSH and FIN on the last only. Cut
+    with the size the receive offload (GRO) reports, a frame it merged gives back exactly
+    the segments it merged: it merges only contiguous segments whose headers differ in
+    nothing else (and none with URG, SYN or RST)."""
+    payload = seg.payload
+    count = -(-len(payload) // size)
+    if count <= 1:
+        return [seg]
+    pieces = []
+    for k in range(count):
+        flags = seg.flags & ~CWR if k else seg.flags
+        if k < count - 1:
+            flags &= ~(PSH | FIN)
+        pieces.append(
+            build_segment(
+                seg.sport,
+                seg.dport,
+                (seg.seq + k * size) & 0xFFFFFFFF,
+                seg.ack,
+                flags,
+                seg.window,
+                payload[k * size : (k + 1) * size],
+                seg.options,
+                seg.urgent,
+                seg.checksum,
+            )
+        )
+    return pieces
 
 
 def tcp_checksum_ok(src: str, dst: str, data: bytes) -> bool:

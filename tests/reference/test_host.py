@@ -11,7 +11,7 @@ from reference_impl.wire.checksum import internet_checksum
 from reference_impl.wire.ethernet import BROADCAST, ETH_P_ARP, ETH_P_IP, Ethernet
 from reference_impl.wire.icmp import Icmp
 from reference_impl.wire.ipv4 import PROTO_ICMP, PROTO_TCP, PROTO_UDP, IPv4
-from reference_impl.wire.tcp import ACK, FIN, PSH, RST, SYN, URG, Mss, TcpSegment
+from reference_impl.wire.tcp import ACK, CWR, FIN, PSH, RST, SYN, URG, Mss, TcpSegment, segmented
 from reference_impl.wire.udp import Udp
 
 HOST_MAC, PEER_MAC, GW_MAC = "02:00:00:00:00:02", "02:00:00:00:00:01", "02:00:00:00:00:fe"
@@ -416,3 +416,48 @@ def test_a_burst_delivered_then_flushed_sends_what_frame_by_frame_sends():
     for frame in burst:
         hosts[1].deliver_frame(frame, now=3)
     assert len(one_by_one) >= 10 and hosts[1].flush() == one_by_one
+
+
+def established_host(mss: int = 1000):
+    """A host with one connection from PEER_IP:5555 to its port 80, accepted."""
+    host = make_host(neighbors={PEER_IP: PEER_MAC})
+    host.listen(80)
+    syn = TcpSegment(5555, 80, 1000, 0, SYN, 65535, options=(Mss(mss),))
+    (synack,) = host.receive_frame(tcp_frame(syn), now=0)
+    iss = decode(synack)[1].seq
+    host.receive_frame(tcp_frame(TcpSegment(5555, 80, 1001, iss + 1, ACK, 65535)), now=1)
+    key = host.accept(80)
+    assert key is not None
+    return host, key, iss
+
+
+def test_a_merged_run_is_taken_as_the_segments_it_was_made_of():
+    """A frame the device merged (receive offload: checksum vouched for, the segments'
+    size given) makes the same output as its segments delivered one by one, whatever its
+    checksum field holds; the same frame not vouched for is dropped."""
+    payload = bytes(range(256)) * 14  # 3,584 bytes: three segments of 1,000 and one of 584
+    (one_by_one, key_a, iss), (merged, key_b, _) = established_host(), established_host()
+    run = TcpSegment(5555, 80, 1001, iss + 1, ACK | PSH, 65535, payload)
+    pieces = segmented(run, 1000)
+    expected = [out for seg in pieces for out in one_by_one.receive_frame(tcp_frame(seg), now=2)]
+    frame = bytearray(tcp_frame(run))
+    frame[14 + 20 + 16] ^= 0xFF  # the TCP checksum field: a merged frame's is partial
+    merged.deliver_frame(bytes(frame), now=2, tcp_checksum_verified=True, tcp_segment_size=1000)
+    assert expected and merged.flush() == expected
+    assert merged.tcp_read(key_b, 10_000, now=3) == one_by_one.tcp_read(key_a, 10_000, now=3)
+    again, _key, _ = established_host()
+    assert again.receive_frame(bytes(frame), now=2) == []
+    assert again.drops["tcp checksum or header"] == 1
+
+
+def test_segmented_cuts_as_segmentation_offload_does():
+    """CWR stays on the first piece, PSH and FIN on the last; sequence numbers wrap."""
+    seg = TcpSegment(1, 2, 0xFFFFFFFE, 7, CWR | ACK | PSH | FIN, 100, b"abcdefghij")
+    pieces = segmented(seg, 4)
+    assert [(p.seq, p.flags, p.payload) for p in pieces] == [
+        (0xFFFFFFFE, CWR | ACK, b"abcd"),
+        (2, ACK, b"efgh"),
+        (6, ACK | PSH | FIN, b"ij"),
+    ]
+    assert all((p.ack, p.window, p.sport, p.dport) == (7, 100, 1, 2) for p in pieces)
+    assert segmented(seg, 10) == [seg] and segmented(seg, 64) == [seg]
