@@ -4,16 +4,21 @@ wire are, byte for byte, the ones the reference made (checksums completed)."""
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
+import socket
+import threading
 import time
 
 import pytest
 
+from harness.core import topology
 from harness.core.link import Link
 from harness.core.topology import create_tester_target, inside, wait_for_tap
 from harness.hosts import refstack, tap_offload
 from harness.hosts.refstack import open_tap
+from harness.tcp import interop
 from reference_impl.host import Host, HostConfig
 from reference_impl.wire.ethernet import ETH_P_IP, Ethernet
 from reference_impl.wire.ipv4 import PROTO_TCP, ip_to_bytes, packet_bytes
@@ -169,3 +174,96 @@ def test_a_kernel_that_refuses_merged_frames_gets_them_one_by_one(monkeypatch):
     stack._write_frames(frames)
     assert not stack.merge_segments
     assert [w[tap_offload.HEADER.size :] for w in written] == frames
+
+
+class RecordingStack(refstack.RefStack):
+    """The reference stack, noting every TCP segment its host takes and how each read of
+    the device came (merged, checksum vouched for)."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)  # type: ignore[arg-type]
+        self.taken: list[TcpSegment] = []
+        self.merged_reads = 0
+        take = self.host._on_segment
+
+        def recording(src: str, seg: TcpSegment, now: int) -> None:
+            self.taken.append(seg)
+            take(src, seg, now)
+
+        self.host._on_segment = recording  # type: ignore[method-assign]
+        deliver = self.host.deliver_frame
+
+        def counting(frame: bytes, **kwargs: object) -> None:
+            self.merged_reads += bool(kwargs.get("tcp_segment_size"))
+            deliver(frame, **kwargs)  # type: ignore[arg-type]
+
+        self.host.deliver_frame = counting  # type: ignore[method-assign]
+
+
+def sent_segments(captured: list, src_ip: str) -> list[TcpSegment]:
+    """The TCP segments from ``src_ip`` in captured frames, in order."""
+    segments = []
+    for seen in captured:
+        data = seen.data
+        if (
+            data[12:14] == b"\x08\x00"
+            and data[23] == PROTO_TCP
+            and data[26:30] == ip_to_bytes(src_ip)
+        ):
+            ihl = (data[14] & 0x0F) * 4
+            segments.append(TcpSegment.parse(data[14 + ihl : 14 + ((data[16] << 8) | data[17])]))
+    return segments
+
+
+def without_checksum(segments: list[TcpSegment]) -> list[TcpSegment]:
+    return [dataclasses.replace(s, checksum=0) for s in segments]
+
+
+@pytest.mark.needs_root
+def test_merged_runs_from_the_kernel_are_taken_as_the_segments_it_sent():
+    """GRO on the bridge's veth, receive offload on the TAP: the kernel in the tester's
+    namespace sends 1 MB to the reference; the host takes, in order, exactly the segments
+    seen leaving the kernel (checksum fields aside: the merged frame's are the kernel's
+    business), and some of them came merged."""
+    topo = create_tester_target(tap=True)
+    try:
+        topology.merge_received_segments(topo)
+        interop.give_kernel_an_address(topo)
+        link = Link(topo.tester.netns, topo.tester.ifname)
+        with inside(topo.target.netns):
+            tap = open_tap("nc-tap")
+        wait_for_tap(topo)
+        ctl_read, ctl_write = os.pipe()
+        host = Host(
+            HostConfig(
+                mac=topo.target.mac,
+                ip=topo.target.ip,
+                prefixlen=topo.prefixlen,
+                neighbors={topo.tester.ip: topo.tester.mac},
+            )
+        )
+        stack = RecordingStack(host, tap, ctl_read, lambda _line: None)
+        assert stack.receive_offload
+        stack.op_listen({"port": 5001, "options": {"rcvbuf": 4 << 20}})
+        serving = threading.Thread(target=stack.serve, daemon=True)
+        serving.start()
+        try:
+            with inside(topo.tester.netns):
+                sender = socket.create_connection((topo.target.ip, 5001), timeout=10)
+            sender.sendall(bytes(range(256)) * 4096)
+            sender.close()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not any(s.flags & FIN for s in stack.taken):
+                time.sleep(0.05)
+            link.drain()
+        finally:
+            os.close(ctl_write)
+            serving.join(timeout=5)
+            os.close(tap)
+            os.close(ctl_read)
+        sent = sent_segments(link.captured, topo.tester.ip)
+        assert stack.merged_reads > 0, "no merged frame came: the test checked nothing merged"
+        assert without_checksum(stack.taken) == without_checksum(sent)
+        link.close()
+    finally:
+        topo.teardown()

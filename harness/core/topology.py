@@ -434,19 +434,31 @@ def give_tester_address(topo: TesterTarget, udp_port: int) -> socket.socket:
     return sink
 
 
+def merge_received_segments(topo: TesterTarget) -> None:
+    """GRO on the target's veth end: a userspace stack that takes the TAP's receive offload
+    reads a run of one connection's segments as one frame and cuts it back exactly
+    (harness.hosts.tap_offload). For throughput pairs (harness.tcp.interop) only; the
+    conformance beds leave it off, so every frame reaches the target as the tester sent it."""
+    _ethtool_features(topo.target.netns, "nc-target", {"gro": "on"})
+
+
 def _offloads_off(netns_name: str, ifname: str) -> None:
     """Checksum offload, TSO, GSO and GRO off, so captured segments are the stack's own.
 
     Shells out to ethtool: it resolves the dependencies between features (turning tx
     checksumming off also turns off TSO) that pyroute2's ethtool module leaves to the caller.
     """
+    _ethtool_features(netns_name, ifname, dict.fromkeys(OFFLOADS_OFF, "off"))
+
+
+def _ethtool_features(netns_name: str, ifname: str, features: dict[str, str]) -> None:
     cmd = ["ip", "netns", "exec", netns_name, "ethtool", "-K", ifname]
-    for feature in OFFLOADS_OFF:
-        cmd += [feature, "off"]
+    for feature, setting in features.items():
+        cmd += [feature, setting]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise TopologyError(
-            f"ethtool could not turn offloads off on {ifname}: {result.stderr.strip()}"
+            f"ethtool could not set {features} on {ifname}: {result.stderr.strip()}"
         )
 
 

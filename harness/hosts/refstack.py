@@ -60,8 +60,9 @@ class Pending:
 
 
 class RefStack:
-    # The kernel completes TCP checksums (see VNET_HEADER). A stack whose hooks read or
-    # rewrite the frames (tests/stacks) turns this off: its frames carry whole checksums.
+    # The kernel completes TCP checksums, segments merged runs and hands up merged runs
+    # (tap_offload). A stack whose hooks read or rewrite the frames (tests/stacks) turns this
+    # off: its frames carry whole checksums, both ways, one segment each.
     OFFLOAD_TCP_CHECKSUMS = True
 
     def __init__(
@@ -71,6 +72,10 @@ class RefStack:
         host.tcp_checksum_offload = self.OFFLOAD_TCP_CHECKSUMS
         # Runs of full segments go down as one frame the kernel segments (tap_offload).
         self.merge_segments = self.OFFLOAD_TCP_CHECKSUMS
+        # Merged runs and verified checksums up from the kernel, where its topology makes them.
+        self.receive_offload = (
+            self.OFFLOAD_TCP_CHECKSUMS and tap_fd >= 0 and tap_offload.accept_offloads(tap_fd)
+        )
         self.handles: dict[int, tuple[str, Any]] = {}
         self.next_handle = 1
         self.pending: Pending | None = None
@@ -124,12 +129,21 @@ class RefStack:
         """What the device holds, up to FRAMES_PER_WAKEUP frames, then what they made."""
         for _ in range(FRAMES_PER_WAKEUP):
             try:
-                frame = os.read(self.tap, 65536)[tap_offload.HEADER.size :]
+                data = os.read(self.tap, tap_offload.READ_SIZE)
             except BlockingIOError:
                 break
+            if self.receive_offload:
+                frame, verified, segment_size = tap_offload.received(data)
+            else:
+                frame, verified, segment_size = data[tap_offload.HEADER.size :], False, 0
             kept = self.inbound(frame)
             if kept is not None:
-                self.host.deliver_frame(kept, now=now_us())
+                self.host.deliver_frame(
+                    kept,
+                    now=now_us(),
+                    tcp_checksum_verified=verified,
+                    tcp_segment_size=segment_size,
+                )
         self._write_frames(self.host.flush())
 
     def _write_frames(self, frames: list[bytes]) -> None:

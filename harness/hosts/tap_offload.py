@@ -16,10 +16,21 @@ order on a legacy device): flags, gso_type, hdr_len, gso_size, csum_start, csum_
   the wire carries what the stack made, for one system call and one trip through the
   bridge instead of one per segment. tests/test_tap_offload.py compares the kernel's
   segments with the originals byte for byte.
+* Receiving (``accept_offloads``, ``received``): a device that accepts checksum and TCP
+  segmentation offload may hand the reader what the kernel's receive offload (GRO) merged:
+  one frame of up to 64 KB for a run of one connection's segments, its checksums verified,
+  gso_size their payload size. The host cuts it back into exactly those segments
+  (reference_impl.wire.tcp.segmented, as the kernel would for a device without the
+  offload) and takes them one by one. A frame the kernel has checked (DATA_VALID) or whose
+  checksum a local sender left to the device (NEEDS_CSUM) is marked verified: the host
+  skips the TCP checksum, which it could not check in the second case. Only topologies that
+  turn GRO on (the throughput pairs of harness.tcp.interop) produce merged or checked
+  frames; on the conformance beds every frame arrives as the tester sent it, flags 0.
 """
 
 from __future__ import annotations
 
+import fcntl
 import struct
 from collections.abc import Iterator
 
@@ -27,8 +38,11 @@ from reference_impl.wire.checksum import fold, internet_checksum
 from reference_impl.wire.ipv4 import PROTO_TCP
 
 HEADER = struct.Struct("=BBHHHH")
-NEEDS_CSUM = 1
+NEEDS_CSUM, DATA_VALID = 1, 2  # virtio-net header flags
 GSO_TCPV4 = 1
+GSO_ECN = 0x80  # a gso_type bit: the run carried CWR (on its first segment)
+TUNSETOFFLOAD = 0x400454D0
+TUN_F_CSUM, TUN_F_TSO4 = 0x01, 0x02
 TCP_CHECKSUM_OFFSET = 16
 AS_IS = HEADER.pack(0, 0, 0, 0, 0, 0)
 
@@ -36,6 +50,7 @@ ETH = 14
 IPV4_TCP_NO_OPTIONS = 0x45
 TCP_ACK, TCP_PSH = 0x10, 0x08
 MAX_IP_PACKET = 0xFFFF
+READ_SIZE = HEADER.size + ETH + MAX_IP_PACKET  # the largest merged frame, whole
 _SEQ = struct.Struct("!I")
 _HALF = struct.Struct("!H")
 
@@ -86,37 +101,57 @@ def _run_end(frames: list[bytes], start: int) -> int:
     last (the kernel clears it on all others)."""
     first = frames[start]
     tcp_len = _data_segment(first)
-    if not tcp_len:
+    if not tcp_len or first[47] & TCP_PSH:
         return start + 1
     head = ETH + 20 + tcp_len
-    size = len(first) - head
-    total, end = len(first), start + 1
-    previous = first
+    length = len(first)
+    size = length - head
+    ident, seq = _HALF.unpack_from(first, 18)[0], _SEQ.unpack_from(first, 38)[0]
+    # Compared at once for a segment of the first's length: up to the IP length, the IP
+    # flags to protocol, addresses and ports, acknowledgment and data offset, and window
+    # to the options (the checksum field holds the pseudo-header's sum: equal lengths,
+    # equal sums).
+    same = (first[:18], first[20:24], first[26:38], first[42:47], first[48:head])
+    total, end = length, start + 1
     while end < len(frames):
-        frame = frames[end]
+        frame, k = frames[end], end - start
         if (
-            previous[47] & TCP_PSH
-            or len(frame) > len(first)
-            or len(frame) <= head
-            or total + len(frame) - head > MAX_IP_PACKET + ETH
-            or frame[:16] != first[:16]
-            or frame[20:24] != first[20:24]
-            or frame[26:38] != first[26:38]
-            or frame[42:47] != first[42:47]
+            not _same_headers(frame, first, same, length, head)
             or frame[47] | TCP_PSH != TCP_ACK | TCP_PSH
-            or frame[48:50] != first[48:50]
-            or frame[52:head] != first[52:head]
-            or (_HALF.unpack_from(previous, 18)[0] + 1) & 0xFFFF != _HALF.unpack_from(frame, 18)[0]
-            or (_SEQ.unpack_from(previous, 38)[0] + size) & 0xFFFFFFFF
-            != _SEQ.unpack_from(frame, 38)[0]
+            or _HALF.unpack_from(frame, 18)[0] != (ident + k) & 0xFFFF
+            or _SEQ.unpack_from(frame, 38)[0] != (seq + k * size) & 0xFFFFFFFF
+            or total + len(frame) - head > MAX_IP_PACKET + ETH
         ):
             break
         total += len(frame) - head
-        previous = frame
         end += 1
-        if len(frame) < len(first):
-            break  # a shorter segment ends a run
+        if frame[47] & TCP_PSH or len(frame) < length:
+            break  # PSH or a shorter segment ends a run
     return end
+
+
+def _same_headers(
+    frame: bytes, first: bytes, same: tuple[bytes, ...], length: int, head: int
+) -> bool:
+    """``frame``'s headers are ``first``'s but for what segmentation changes (the checksum
+    field too, for a shorter last segment); its payload no longer than the first's."""
+    if len(frame) == length:
+        return (
+            frame[:18] == same[0]
+            and frame[20:24] == same[1]
+            and frame[26:38] == same[2]
+            and frame[42:47] == same[3]
+            and frame[48:head] == same[4]
+        )
+    return (
+        head < len(frame) < length
+        and frame[:16] == first[:16]
+        and frame[20:24] == same[1]
+        and frame[26:38] == same[2]
+        and frame[42:47] == same[3]
+        and frame[48:50] == first[48:50]
+        and frame[52:head] == first[52:head]
+    )
 
 
 def _merged(run: list[bytes]) -> bytes:
@@ -139,3 +174,24 @@ def _merged(run: list[bytes]) -> bytes:
     tcp_header[16:18] = _HALF.pack(fold(first_partial + payload_total - size))
     vnet = HEADER.pack(NEEDS_CSUM, GSO_TCPV4, head, size, ETH + 20, TCP_CHECKSUM_OFFSET)
     return b"".join((vnet, first[:ETH], ip_header, tcp_header, *(f[head:] for f in run)))
+
+
+def accept_offloads(tap: int) -> bool:
+    """Tell the kernel this reader takes checksum and TCP segmentation offload (frames
+    merged by GRO, checksums left to it); False where the device refuses."""
+    try:
+        fcntl.ioctl(tap, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4)
+    except OSError:
+        return False
+    return True
+
+
+def received(data: bytes) -> tuple[bytes, bool, int]:
+    """What one read of the device returned (virtio-net header first): the frame, whether
+    the kernel vouches for its TCP checksum, and for a run of segments the kernel merged,
+    their payload size (else 0); Host.deliver_frame takes all three."""
+    flags, gso_type, _hdr_len, gso_size, _start, _offset = HEADER.unpack_from(data)
+    frame = data[HEADER.size :]
+    if gso_type & ~GSO_ECN == GSO_TCPV4:
+        return frame, True, gso_size
+    return frame, bool(flags & (NEEDS_CSUM | DATA_VALID)), 0

@@ -28,6 +28,7 @@ from harness.core.topology import (
     TARGET_SYSCTLS,
     TesterTarget,
     create_tester_target,
+    merge_received_segments,
     write_sysctls,
 )
 from harness.core.workdirs import make_workdir
@@ -73,7 +74,7 @@ class Pair:
     relay: RelayProcess | None
 
 
-def _give_kernel_an_address(topo: TesterTarget) -> None:
+def give_kernel_an_address(topo: TesterTarget) -> None:
     """The tester namespace's kernel becomes a TCP host: address, neighbour, pinned sysctls."""
     write_sysctls(topo.tester.netns, TARGET_SYSCTLS)
     with NetNS(topo.tester.netns) as ns:
@@ -91,7 +92,7 @@ def kernel_and_kernel() -> Iterator[Pair]:
     topo = create_tester_target()
     started: list[Callable[[], object]] = []
     try:
-        _give_kernel_an_address(topo)
+        give_kernel_an_address(topo)
         sides = []
         for name, netns_name, ip in (
             ("kernel A", topo.tester.netns, topo.tester.ip),
@@ -118,7 +119,8 @@ def reference_and_kernel(
     topo = create_tester_target(tap=True, relay=relay is not None)
     started: list[Callable[[], object]] = []
     try:
-        _give_kernel_an_address(topo)
+        merge_received_segments(topo)
+        give_kernel_an_address(topo)
         agent = NamespaceProcess(
             topo.tester.netns, [sys.executable, "-m", "harness.hosts.linux_agent"]
         )
