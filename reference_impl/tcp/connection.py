@@ -42,6 +42,7 @@ from reference_impl.wire.tcp import (
     TcpOption,
     TcpSegment,
     WindowScale,
+    build_segment,
     emit_options,
 )
 
@@ -892,7 +893,7 @@ class TcpConnection:
         ack, sport, dport = self.rcv_nxt, self.local_port, self.remote_port
         with memoryview(self._send_buf) as data:
             self._outbox.extend(
-                TcpSegment(
+                build_segment(
                     sport,
                     dport,
                     (start + i * room) & 0xFFFFFFFF,
@@ -901,6 +902,7 @@ class TcpConnection:
                     window,
                     bytes(data[offset + i * room : offset + (i + 1) * room]),
                     sack,
+                    0,
                     0,
                 )
                 for i in range(count)
@@ -960,7 +962,7 @@ class TcpConnection:
             window = min(self._advertise() >> self.rcv_wscale, 0xFFFF)
         urgent = self._urgent_offset(flags, start)
         self._outbox.append(
-            TcpSegment(
+            build_segment(
                 self.local_port,
                 self.remote_port,
                 start,
@@ -970,6 +972,7 @@ class TcpConnection:
                 payload,
                 options,
                 urgent,
+                0,
             )
         )
         if has_ack:
