@@ -414,7 +414,9 @@ def _add_squatter(topo: TesterTarget, ip: str) -> str:
         index = ns.link_lookup(ifname="nc-squat")[0]
         ns.addr("add", index=index, address=ip, prefixlen=topo.prefixlen)
         ns.link("set", index=index, state="up")
-        return _mac_of(ns, "nc-squat")
+        mac = _mac_of(ns, "nc-squat")
+    wait_until_passing(name, ["nc-squat"])  # its first answer to an ARP probe must not be lost
+    return mac
 
 
 def give_tester_address(topo: TesterTarget, udp_port: int) -> socket.socket:
