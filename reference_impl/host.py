@@ -482,7 +482,9 @@ class Host:
 
     # Connection calls go through the host, which sends what they return.
 
-    def tcp_send(self, key: ConnKey, data: bytes, *, now: int, urgent: bool = False) -> None:
+    def tcp_send(
+        self, key: ConnKey, data: bytes | memoryview, *, now: int, urgent: bool = False
+    ) -> None:
         self.now = now
         self._send_segments(key[1], self.connection(key).send(data, now=now, urgent=urgent))
 

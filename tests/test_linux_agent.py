@@ -5,7 +5,7 @@ import base64
 import pytest
 
 from harness.hosts.agent import RequestError, _dispatch
-from harness.hosts.linux_agent import LinuxAgent, generated
+from harness.hosts.linux_agent import LinuxAgent, generated, generated_piece
 
 
 @pytest.fixture
@@ -61,3 +61,10 @@ def test_connect_to_closed_port_reports_refused_on_send(agent):
 
 def test_request_error_carries_its_name():
     assert RequestError("timeout", "x").error == "timeout"
+
+
+@pytest.mark.parametrize(
+    "offset, size", [(0, 1), (255, 300), (1_000_003, 65_281), (7, 65_536), (300, 4 << 20), (5, 0)]
+)
+def test_a_piece_of_the_generated_bytes_is_that_slice_of_the_whole(offset, size):
+    assert bytes(generated_piece(offset, size)) == generated(offset + size + 17)[offset:][:size]

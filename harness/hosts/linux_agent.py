@@ -82,6 +82,19 @@ def generated(size: int) -> bytes:
     return _PATTERN * whole + _PATTERN[:rest] if rest else _PATTERN * whole
 
 
+_BLOCK = _PATTERN * 256  # 64 KiB
+
+
+def generated_piece(offset: int, size: int) -> bytes | memoryview:
+    """``generated(n)[offset : offset + size]`` for any ``n`` past its end, without making
+    the whole: a view of a fixed block when it fits (a sender that takes what its buffer has
+    room for, piece by piece, skips writing out the whole transfer first)."""
+    start = offset % 256
+    if start + size <= len(_BLOCK):
+        return memoryview(_BLOCK)[start : start + size]
+    return generated(start + size)[start:]
+
+
 class LinuxAgent:
     def __init__(self) -> None:
         self.handles: dict[int, socket.socket] = {}

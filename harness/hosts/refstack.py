@@ -28,7 +28,7 @@ from typing import Any
 from harness.core.clock import now_us
 from harness.hosts import tap_offload
 from harness.hosts.agent import OPERATIONS, OPTIONAL_OPERATIONS, RequestError
-from harness.hosts.linux_agent import generated
+from harness.hosts.linux_agent import generated_piece
 from reference_impl.host import DEFAULT_BACKLOG, ConnKey, Host, HostConfig, HostError
 from reference_impl.tcp.connection import TcpError
 from reference_impl.tcp.profiles import PROFILES, Profile
@@ -313,7 +313,14 @@ class RefStack:
 
     def op_send(self, r: dict[str, Any]) -> Pending:
         key, conn = self._conn(r)
-        data = base64.b64decode(r["data"]) if "data" in r else generated(int(r["size"]))
+        if "data" in r:
+            given = memoryview(base64.b64decode(r["data"]))
+            total = len(given)
+
+            def piece(offset: int, size: int) -> bytes | memoryview:
+                return given[offset : offset + size]
+        else:
+            total, piece = int(r["size"]), generated_piece
         state = {"offset": 0}
 
         def check() -> dict[str, Any] | None:
@@ -326,13 +333,11 @@ class RefStack:
                 }
             if live.state in (State.SYN_SENT, State.SYN_RECEIVED):
                 return None
-            room = min(live.send_space, len(data) - state["offset"])
+            room = min(live.send_space, total - state["offset"])
             if room > 0:
-                self.host.tcp_send(
-                    key, data[state["offset"] : state["offset"] + room], now=now_us()
-                )
+                self.host.tcp_send(key, piece(state["offset"], room), now=now_us())
                 state["offset"] += room
-            return {"ok": True, "sent": len(data)} if state["offset"] == len(data) else None
+            return {"ok": True, "sent": total} if state["offset"] == total else None
 
         del conn
         return Pending(check, self._deadline(r), _timeout("send"))

@@ -206,7 +206,7 @@ class TcpConnection:
     def send_space(self) -> int:
         return max(0, self.profile.sndbuf - len(self._send_buf))
 
-    def send(self, data: bytes, *, now: int, urgent: bool = False) -> list[TcpSegment]:
+    def send(self, data: bytes | memoryview, *, now: int, urgent: bool = False) -> list[TcpSegment]:
         """Queue application data (3.10.2) and send what the windows allow. ``urgent``
         marks it urgent (3.8.5): the urgent pointer moves to the octet after it."""
         if (
