@@ -23,10 +23,10 @@ REF = (
 )
 
 
-def run_suites(pytester, target, *extra, tests=str(SUITES)):
+def run_suites(pytester, target, *extra):
     with descendants_seen() as seen:
         result = pytester.runpytest_subprocess(
-            tests, f"--target={target}", "-p", "no:cacheprovider", "-rsE", *extra, timeout=300
+            str(SUITES), f"--target={target}", "-p", "no:cacheprovider", "-rsE", *extra, timeout=300
         )
     assert seen, "the run was not seen"
     assert namespaces_of(seen) == [], "the run left namespaces behind"
@@ -73,13 +73,15 @@ def test_stack_that_answers_without_its_tap_device_is_an_error(pytester, tmp_pat
     """It would lose every frame of the test: an ERROR that says why, not a deviation."""
     script = tmp_path / "off_wire.py"
     script.write_text(HELLO_WITHOUT_TAP)
-    # The target's name carries a hash of its command line: a -k on "100" could match it.
-    one_test = f"{SUITES}::test_data_is_acknowledged_with_seq_plus_length"
+    # Named: a cmd- name carries a hash of the command line, which a -k on "100" could match.
     result = run_suites(
-        pytester, f"cmd:{sys.executable} {script}", "--start-timeout=2", tests=one_test
+        pytester,
+        f"offwire=cmd:{sys.executable} {script}",
+        "-k",
+        "seq_plus_length and offwire-100",
+        "--start-timeout=2",
     )
-    outcomes = result.parseoutcomes()
-    assert outcomes.get("errors", 0) >= 1 and not set(outcomes) - {"errors"}, outcomes
+    result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         ["*answered 'hello' but its TAP device nc-tap does not pass frames*operational state*"]
     )

@@ -12,6 +12,8 @@
 #   STACK_CMD          the command line that starts the stack (placeholders: README, "Targets")
 #   STACK_BASELINE     the stack's known deviations (TOML; optional: none known)
 #   NETCONFORM_TIMING_SCALE  stretch every time window on a slow runner (default 1)
+#   NETCONFORM_ARGS    more arguments for "netconform run", split at spaces; after "--"
+#                      they go to pytest (e.g. "-- -k handshake": only those tests)
 #
 # The run writes reports/ in the current directory: allure-report/index.html (one file),
 # junit.xml, verdicts.json and the pcaps. Exit status: 0 nothing new, 1 a new deviation or
@@ -33,6 +35,8 @@ case "$step" in
     if [ -n "${STACK_BASELINE:-}" ]; then
       args+=(--baseline "$(realpath "$STACK_BASELINE")")
     fi
+    read -ra extra <<< "${NETCONFORM_ARGS:-}"
+    args+=("${extra[@]}")
     "$home/.venv/bin/netconform" "${args[@]}"
     ;;
   *)
