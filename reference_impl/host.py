@@ -152,7 +152,7 @@ class Host:
         elif eth.ethertype == ETH_P_ARP:
             self._on_arp(eth.payload, now)
         elif eth.ethertype == ETH_P_IP:
-            self._on_ipv4(eth.payload, now, (tcp_checksum_verified, tcp_segment_size))
+            self._on_ipv4(eth.payload, now, tcp_checksum_verified, tcp_segment_size)
 
     def flush(self) -> list[bytes]:
         """Every frame produced since the last call: connection output and ARP."""
@@ -255,7 +255,9 @@ class Host:
 
     # -- IPv4 -----------------------------------------------------------------------------
 
-    def _on_ipv4(self, payload: bytes, now: int, offload: tuple[bool, int]) -> None:
+    def _on_ipv4(
+        self, payload: bytes, now: int, tcp_checksum_verified: bool, tcp_segment_size: int
+    ) -> None:
         try:
             packet = IPv4.parse(payload)
         except WireError:
@@ -271,7 +273,7 @@ class Host:
             self.drops["fragment"] += 1  # no reassembly in the reference host
             return
         if packet.proto == PROTO_TCP and packet.dst == self.config.ip:
-            self._on_tcp(packet, now, *offload)
+            self._on_tcp(packet, now, tcp_checksum_verified, tcp_segment_size)
         elif packet.proto == PROTO_UDP:
             self._on_udp(packet)
         elif packet.proto == PROTO_ICMP and packet.dst == self.config.ip:

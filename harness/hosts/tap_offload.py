@@ -136,21 +136,19 @@ def _same_headers(
     """``frame``'s headers are ``first``'s but for what segmentation changes (the checksum
     field too, for a shorter last segment); its payload no longer than the first's."""
     if len(frame) == length:
-        return (
-            frame[:18] == same[0]
-            and frame[20:24] == same[1]
-            and frame[26:38] == same[2]
-            and frame[42:47] == same[3]
-            and frame[48:head] == same[4]
+        length_dependent_parts_equal = frame[:18] == same[0] and frame[48:head] == same[4]
+    else:  # a shorter last segment: its IP length and its checksum field's sum differ
+        length_dependent_parts_equal = (
+            head < len(frame) < length
+            and frame[:16] == first[:16]
+            and frame[48:50] == first[48:50]
+            and frame[52:head] == first[52:head]
         )
     return (
-        head < len(frame) < length
-        and frame[:16] == first[:16]
+        length_dependent_parts_equal
         and frame[20:24] == same[1]
         and frame[26:38] == same[2]
         and frame[42:47] == same[3]
-        and frame[48:50] == first[48:50]
-        and frame[52:head] == first[52:head]
     )
 
 
